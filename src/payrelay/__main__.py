@@ -1,0 +1,3 @@
+from payrelay.cli import main
+
+main()

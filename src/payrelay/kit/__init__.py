@@ -1,0 +1,1 @@
+"""Domain-free helpers: money, ids, crypto, database, HTTP, pagination, redaction."""
