@@ -1,14 +1,14 @@
 """One error tree. Every error the API returns is a `PayrelayError` with a status and a stable code.
 
-    PayrelayError
-    ├── BadRequest (400)            malformed JSON, missing or malformed idempotency key
-    ├── Unauthorized (401)
-    ├── NotFound (404)
-    ├── Conflict (409)              illegal transition, key in use, active payment, duplicate charge
-    ├── PayloadTooLarge (413)
-    ├── UnprocessableEntity (422)   valid JSON that breaks a rule: precision, currency, amounts
-    ├── ServiceUnavailable (503)
-    └── GatewayError (502/504)      the gateway failed or its answer is unknown
+PayrelayError
+├── BadRequest (400)            malformed JSON, missing or malformed idempotency key
+├── Unauthorized (401)
+├── NotFound (404)
+├── Conflict (409)              illegal transition, key in use, active payment, duplicate charge
+├── PayloadTooLarge (413)
+├── UnprocessableEntity (422)   valid JSON that breaks a rule: precision, currency, amounts
+├── ServiceUnavailable (503)
+└── GatewayError (502/504)      the gateway failed or its answer is unknown
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 
 from alembic import command
 from alembic.config import Config
@@ -27,12 +28,14 @@ def check(url: str) -> None:
     _in_thread(lambda: command.check(alembic_config(url)))
 
 
-def current_heads() -> set[str]:
+@lru_cache(maxsize=1)
+def current_heads() -> frozenset[str]:
+    """The revisions a fully migrated database is at."""
     from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
-    return set(ScriptDirectory.from_config(config).get_heads())
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 def _in_thread(work: Callable[[], None]) -> None:

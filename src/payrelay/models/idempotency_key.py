@@ -19,7 +19,9 @@ class IdempotencyKey(Model):
     __table_args__ = (
         UniqueConstraint("merchant_id", "key"),
         CheckConstraint(f"state IN ({sql_in(IdempotencyState)})", name="state_valid"),
-        CheckConstraint(f"recovery_point IN ({sql_in(RecoveryPoint)})", name="recovery_point_valid"),
+        CheckConstraint(
+            f"recovery_point IN ({sql_in(RecoveryPoint)})", name="recovery_point_valid"
+        ),
         Index("ix_idempotency_keys_expires_at", "expires_at"),
     )
 

@@ -16,7 +16,9 @@ class Merchant(Model):
 
     __tablename__ = "merchants"
     __table_args__ = (
-        CheckConstraint("commission_rate >= 0 AND commission_rate < 1", name="commission_rate_range"),
+        CheckConstraint(
+            "commission_rate >= 0 AND commission_rate < 1", name="commission_rate_range"
+        ),
         CheckConstraint(f"status IN ({sql_in(MerchantStatus)})", name="status_valid"),
     )
 
@@ -26,9 +28,7 @@ class Merchant(Model):
     callback_secret: Mapped[str] = mapped_column(String(255))
     previous_callback_secret: Mapped[str | None] = mapped_column(String(255))
     previous_callback_secret_expires_at: Mapped[datetime | None]
-    commission_rate: Mapped[Decimal] = mapped_column(
-        Numeric(7, 6), server_default=text("0.05")
-    )
+    commission_rate: Mapped[Decimal] = mapped_column(Numeric(7, 6), server_default=text("0.05"))
     status: Mapped[str] = mapped_column(String(20), server_default=MerchantStatus.ACTIVE.value)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

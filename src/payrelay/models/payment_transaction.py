@@ -36,7 +36,9 @@ class PaymentTransaction(Model):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(f"status IN ({sql_in(PaymentStatus)})", name="status_valid"),
-        CheckConstraint(f"capture_method IN ({sql_in(CaptureMethod)})", name="capture_method_valid"),
+        CheckConstraint(
+            f"capture_method IN ({sql_in(CaptureMethod)})", name="capture_method_valid"
+        ),
         CheckConstraint(
             "authorized_amount >= 0 AND authorized_amount <= amount", name="authorized_range"
         ),

@@ -1,0 +1,12 @@
+"""The `payrelay` command line."""
+
+from __future__ import annotations
+
+from payrelay.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

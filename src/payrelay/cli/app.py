@@ -1,0 +1,240 @@
+"""`payrelay serve | migrate | merchant ... | gateway ... | db check`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from payrelay.config import Settings, get_settings
+from payrelay.database import ResolvedDatabase, open_database, resolve_database_url
+from payrelay.exceptions import PayrelayError
+from payrelay.gateway_account import service as gateway_account_service
+from payrelay.kit import migrate
+from payrelay.kit.db import AsyncSession
+from payrelay.logging import configure_logging
+from payrelay.merchant import service as merchant_service
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="payrelay: self-hosted payments.", no_args_is_help=True, add_completion=False
+)
+merchant_app = typer.Typer(help="Merchants and their API keys.", no_args_is_help=True)
+gateway_app = typer.Typer(help="A merchant's gateway accounts.", no_args_is_help=True)
+db_app = typer.Typer(help="Database chores.", no_args_is_help=True)
+app.add_typer(merchant_app, name="merchant")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(db_app, name="db")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+class Role(StrEnum):
+    ALL = "all"
+    API = "api"
+
+
+def _fail(message: str, *, as_json: bool, code: str = "error", exit_code: int = 1) -> None:
+    if as_json:
+        typer.echo(json.dumps({"error": {"code": code, "message": message}}), err=True)
+    else:
+        typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(exit_code)
+
+
+def _database(settings: Settings) -> ResolvedDatabase:
+    """The database, migrated when it is our own embedded one."""
+    resolved = resolve_database_url(settings)
+    if resolved.embedded is not None:
+        migrate.upgrade(resolved.url)
+    return resolved
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    resolved = _database(settings)
+
+    async def run() -> T:
+        db = open_database(resolved.url, settings)
+        try:
+            async with db.transaction() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    finally:
+        resolved.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", min=1, max=65535)] = None,
+    role: Annotated[Role, typer.Option(help="What this process runs.")] = Role.ALL,
+    migrate_first: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Apply migrations before serving (default: only for the embedded database).",
+        ),
+    ] = None,
+) -> None:
+    """Run payrelay. Without PAYRELAY_DATABASE_URL it starts a private PostgreSQL first."""
+    import uvicorn
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = get_settings().model_copy(update=overrides)
+    configure_logging(settings.log_level, json=settings.log_json)
+    resolved = resolve_database_url(settings)
+    try:
+        if migrate_first or (migrate_first is None and resolved.embedded is not None):
+            migrate.upgrade(resolved.url)
+        from payrelay.app import create_app
+
+        application = create_app(settings, resolved.url)
+        typer.echo(
+            f"payrelay ({role.value}) on http://{settings.host}:{settings.port} "
+            f"- database: {'embedded at ' + str(settings.home) if resolved.embedded else 'external'}",
+            err=True,
+        )
+        uvicorn.run(
+            application,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        resolved.close()
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Apply database migrations."""
+    settings = get_settings()
+    resolved = resolve_database_url(settings)
+    try:
+        migrate.upgrade(resolved.url)
+    finally:
+        resolved.close()
+    typer.echo("database is at the latest migration", err=True)
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree (`alembic check`)."""
+    settings = get_settings()
+    resolved = _database(settings)
+    try:
+        migrate.upgrade(resolved.url)
+        migrate.check(resolved.url)
+    finally:
+        resolved.close()
+    typer.echo("models and migrations agree", err=True)
+
+
+@merchant_app.command("create")
+def merchant_create(
+    name: Annotated[str, typer.Option(help="The merchant's name.")],
+    callback_url: Annotated[str | None, typer.Option(help="Default callback URL.")] = None,
+    commission_rate: Annotated[
+        str, typer.Option(help="Marketplace commission as a fraction (0.05 is 5 %).")
+    ] = "0.05",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a merchant and print its id, API key and callback secret (shown only once)."""
+    try:
+        rate = Decimal(commission_rate)
+    except InvalidOperation:
+        _fail("--commission-rate must be a decimal such as 0.05", as_json=as_json, exit_code=2)
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> merchant_service.CreatedMerchant:
+        return await merchant_service.create_merchant(
+            session,
+            name=name,
+            callback_url=callback_url,
+            commission_rate=rate,
+            allow_private_callbacks=settings.allow_private_callbacks,
+        )
+
+    try:
+        created = _in_transaction(settings, work)
+    except PayrelayError as exc:
+        _fail(exc.message, as_json=as_json, code=exc.code)
+    output = {
+        "id": str(created.merchant.id),
+        "api_key": created.api_key,
+        "callback_secret": created.merchant.callback_secret,
+    }
+    if as_json:
+        typer.echo(json.dumps(output))
+    else:
+        for key, value in output.items():
+            typer.echo(f"{key}: {value}")
+
+
+@gateway_app.command("set")
+def gateway_set(
+    merchant: Annotated[str, typer.Option(help="Merchant id.")],
+    gateway: Annotated[str, typer.Option(help="Gateway code (sandbox, momo, ...).")],
+    config: Annotated[str, typer.Option(help="Account configuration as a JSON object.")] = "{}",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create or update the merchant's account at a gateway; print its id and webhook URL."""
+    try:
+        merchant_id = uuid.UUID(merchant)
+    except ValueError:
+        _fail("--merchant must be a merchant id (a UUID)", as_json=as_json, exit_code=2)
+    try:
+        parsed = json.loads(config)
+    except ValueError:
+        _fail("--config must be valid JSON", as_json=as_json, exit_code=2)
+    if not isinstance(parsed, dict):
+        _fail("--config must be a JSON object", as_json=as_json, exit_code=2)
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> tuple[int, str]:
+        if await merchant_service.get_merchant(session, merchant_id) is None:
+            raise gateway_account_service.MerchantNotFound(f"no merchant {merchant_id}")
+        account = await gateway_account_service.set_account(
+            session, merchant_id=merchant_id, code=gateway, config=parsed
+        )
+        return account.id, account.code
+
+    try:
+        account_id, code = _in_transaction(settings, work)
+    except PayrelayError as exc:
+        _fail(exc.message, as_json=as_json, code=exc.code)
+    output = {
+        "id": account_id,
+        "merchant_id": str(merchant_id),
+        "gateway": code,
+        "webhook_url": gateway_account_service.webhook_url(
+            settings.resolved_public_url(), code, account_id
+        ),
+    }
+    if as_json:
+        typer.echo(json.dumps(output))
+    else:
+        for key, value in output.items():
+            typer.echo(f"{key}: {value}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,86 @@
+"""Merchants and their API keys. A key is shown once, at creation; only its hash is kept."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from payrelay.audit import service as audit_service
+from payrelay.exceptions import Unauthorized, UnprocessableEntity
+from payrelay.kit.crypto import generate_api_key, generate_webhook_secret, hash_api_key
+from payrelay.kit.db import AsyncSession
+from payrelay.kit.ids import new_id
+from payrelay.kit.urls import UrlRejected, validate_callback_url
+from payrelay.merchant.repository import MerchantRepository
+from payrelay.models import ApiKey, Merchant
+
+DEFAULT_COMMISSION_RATE = Decimal("0.05")
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+class InvalidMerchant(UnprocessableEntity):
+    code = "invalid_merchant"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedMerchant:
+    merchant: Merchant
+    api_key: str
+
+
+async def create_merchant(
+    session: AsyncSession,
+    *,
+    name: str,
+    callback_url: str | None,
+    commission_rate: Decimal = DEFAULT_COMMISSION_RATE,
+    allow_private_callbacks: bool,
+) -> CreatedMerchant:
+    name = name.strip()
+    if not name or len(name) > 255:
+        raise InvalidMerchant("name must be 1 to 255 characters")
+    if not commission_rate.is_finite() or not (Decimal(0) <= commission_rate < Decimal(1)):
+        raise InvalidMerchant("commission rate must be at least 0 and below 1 (0.05 is 5 %)")
+    if commission_rate != commission_rate.quantize(Decimal("0.000001")):
+        raise InvalidMerchant("commission rate has more than 6 decimal places")
+    if callback_url is not None:
+        try:
+            validate_callback_url(callback_url, allow_private=allow_private_callbacks)
+        except UrlRejected as exc:
+            raise InvalidMerchant(f"callback URL: {exc}") from exc
+    key = generate_api_key()
+    merchant = Merchant(
+        id=new_id(),
+        name=name,
+        callback_url=callback_url,
+        callback_secret=generate_webhook_secret(),
+        commission_rate=commission_rate,
+    )
+    api_key = ApiKey(
+        id=new_id(), merchant_id=merchant.id, prefix=key[:12], key_hash=hash_api_key(key)
+    )
+    await MerchantRepository(session).add(merchant, api_key)
+    await audit_service.record(
+        session,
+        event_type="merchant.created",
+        actor="operator",
+        merchant_id=merchant.id,
+        data={"name": name, "commission_rate": str(commission_rate), "callback_url": callback_url},
+    )
+    return CreatedMerchant(merchant=merchant, api_key=key)
+
+
+async def authenticate(session: AsyncSession, bearer_key: str) -> Merchant:
+    found = await MerchantRepository(session).find_by_api_key_hash(hash_api_key(bearer_key))
+    if found is None:
+        raise Unauthorized("invalid or revoked API key")
+    merchant, api_key = found
+    now = datetime.now(UTC)
+    await MerchantRepository(session).touch_api_key(api_key.id, now, now - API_KEY_TOUCH_INTERVAL)
+    return merchant
+
+
+async def get_merchant(session: AsyncSession, merchant_id: uuid.UUID) -> Merchant | None:
+    return await MerchantRepository(session).get(merchant_id)

@@ -1,0 +1,578 @@
+"""Payment work inside one transaction: validate, record, apply results. Never commits, never
+calls a gateway (the orchestrator does both, around these functions)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from payrelay import connectors
+from payrelay.audit import service as audit_service
+from payrelay.connectors.base import (
+    Capabilities,
+    GatewayEvent,
+    OperationOutcome,
+    OperationResult,
+    PaymentOutcome,
+    PaymentResult,
+)
+from payrelay.enums import CaptureMethod, OperationKind, OperationStatus, PaymentStatus
+from payrelay.gateway_account import service as gateway_account_service
+from payrelay.kit import money
+from payrelay.kit.db import AsyncSession
+from payrelay.kit.ids import new_id, order_reference
+from payrelay.kit.urls import UrlRejected, validate_callback_url
+from payrelay.models import (
+    Merchant,
+    PaymentGateway,
+    PaymentOperation,
+    PaymentRequest,
+    PaymentTransaction,
+)
+from payrelay.payment import state
+from payrelay.payment.errors import (
+    ActivePaymentExists,
+    AmountOutOfRange,
+    AmountTooPrecise,
+    CallbackUrlNotAllowed,
+    DuplicateCharge,
+    GatewayNotConfigured,
+    InvalidAmount,
+    NotSupportedByGateway,
+    PaymentNotFound,
+    UnknownGateway,
+    UnsupportedCurrency,
+)
+from payrelay.payment.repository import PaymentRepository, PaymentRow
+from payrelay.payment.schemas import CreatePaymentIn
+from payrelay.payment.transitions import FACT_BY_OUTCOME, StatusChange, ledger_of, write_ledger
+
+ACTIVE_INDEX = "uq_payment_transactions_active_user_listing"
+MAX_AMOUNT_DIGITS = 15
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayTarget:
+    """Everything needed to call the gateway for one operation, read before the call."""
+
+    code: str
+    account: PaymentGateway
+    operation: PaymentOperation
+    row: PaymentRow
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOptions:
+    allow_private_callbacks: bool
+    duplicate_charge_window: timedelta
+    default_expires_in: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    row: PaymentRow
+    change: StatusChange | None
+
+
+def gateway_key(operation_id: uuid.UUID) -> str:
+    """The idempotency key sent to the gateway: derived from our operation, never random."""
+    return f"payrelay-{operation_id}"
+
+
+# --- create ------------------------------------------------------------------------------
+
+
+async def resolve_gateway(
+    session: AsyncSession, merchant: Merchant, body: CreatePaymentIn
+) -> tuple[str, str | None, PaymentGateway]:
+    """The gateway code, the payment method and the merchant's account at that gateway."""
+    code, method = body.gateway, body.payment_method
+    if code is None and method is not None and connectors.is_registered(method):
+        code, method = method, None  # the shop document's `payment_method: "momo"`
+    if code is None:
+        raise UnknownGateway(
+            "say which gateway to use: `gateway` (or a gateway code in `payment_method`)",
+            details={"known": connectors.codes()},
+        )
+    if not connectors.is_registered(code):
+        raise UnknownGateway(f"unknown gateway {code!r}", details={"known": connectors.codes()})
+    account = await gateway_account_service.get_account(session, merchant.id, code)
+    if account is None or not account.enabled:
+        raise GatewayNotConfigured(
+            f"this merchant has no enabled {code} account; run `payrelay gateway set`"
+        )
+    return code, method, account
+
+
+def validate_amount(amount: Decimal, currency: str, capabilities: Capabilities) -> Decimal:
+    if not money.is_currency(currency):
+        raise UnsupportedCurrency(
+            f"{currency!r} is not an ISO 4217 currency with a minor unit",
+            details={"currency": currency},
+        )
+    if not capabilities.supports_currency(currency):
+        raise UnsupportedCurrency(
+            f"the gateway does not accept {currency}",
+            details={"currency": currency, "accepted": sorted(capabilities.currencies or [])},
+        )
+    try:
+        amount = money.quantize(amount, currency)
+    except money.TooPrecise:
+        raise AmountTooPrecise(
+            f"{currency} amounts have at most {money.currency_exponent(currency)} decimal places",
+            details={"amount": str(amount), "currency": currency},
+        ) from None
+    if amount <= 0:
+        raise InvalidAmount("amount must be greater than zero", details={"amount": str(amount)})
+    if amount.adjusted() >= MAX_AMOUNT_DIGITS:
+        raise AmountOutOfRange("amount is too large", details={"amount": str(amount)})
+    low, high = capabilities.min_amount.get(currency), capabilities.max_amount.get(currency)
+    if (low is not None and amount < low) or (high is not None and amount > high):
+        raise AmountOutOfRange(
+            f"the gateway accepts {currency} amounts from {low} to {high}",
+            details={"min": str(low) if low else None, "max": str(high) if high else None},
+        )
+    return amount
+
+
+def validate_operation_amount(amount: Decimal | None, currency: str) -> Decimal | None:
+    if amount is None:
+        return None
+    try:
+        amount = money.quantize(amount, currency)
+    except money.TooPrecise:
+        raise AmountTooPrecise(
+            f"{currency} amounts have at most {money.currency_exponent(currency)} decimal places",
+            details={"amount": str(amount), "currency": currency},
+        ) from None
+    if amount <= 0:
+        raise InvalidAmount("amount must be greater than zero", details={"amount": str(amount)})
+    return amount
+
+
+async def create_draft(
+    session: AsyncSession,
+    merchant: Merchant,
+    body: CreatePaymentIn,
+    *,
+    idempotency_key: str,
+    fingerprint: str,
+    options: CreateOptions,
+    now: datetime,
+) -> GatewayTarget:
+    """Record the payment and its `create` operation before anything is sent to the gateway."""
+    code, method, account = await resolve_gateway(session, merchant, body)
+    capabilities = connectors.connector_class(code).capabilities
+    amount = validate_amount(body.amount, body.currency, capabilities)
+    if body.capture_method is CaptureMethod.MANUAL and not capabilities.manual_capture:
+        raise NotSupportedByGateway(f"{code} does not support manual capture")
+    if body.callback_url is not None:
+        try:
+            validate_callback_url(body.callback_url, allow_private=options.allow_private_callbacks)
+        except UrlRejected as exc:
+            raise CallbackUrlNotAllowed(f"callback_url: {exc}") from exc
+    repository = PaymentRepository(session)
+    if body.user_id is not None and body.listing_id is not None:
+        await _guard_duplicate_charge(
+            repository,
+            merchant,
+            body.user_id,
+            body.listing_id,
+            now - options.duplicate_charge_window,
+        )
+    split = money.split_commission(amount, merchant.commission_rate, body.currency)
+    expires_in = (
+        timedelta(seconds=body.expires_in) if body.expires_in else options.default_expires_in
+    )
+    request = PaymentRequest(
+        id=new_id(),
+        merchant_id=merchant.id,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        order_id=body.order_id,
+        payment_method=code,
+        amount=amount,
+        currency=body.currency,
+        callback_url=body.callback_url,
+        return_url=body.return_url,
+        metadata_=body.metadata,
+        expires_at=now + expires_in,
+        gateway_data={"gateway": code, "account_id": account.id},
+        created_at=now,
+        updated_at=now,
+    )
+    transaction = PaymentTransaction(
+        gateway_id=account.id,
+        merchant_id=merchant.id,
+        payment_request_id=request.id,
+        user_id=body.user_id,
+        listing_id=body.listing_id,
+        seller_id=body.seller_id,
+        order_reference=order_reference(now, body.user_id),
+        amount=amount,
+        currency=body.currency,
+        marketplace_commission=split.commission,
+        seller_amount=split.seller_amount,
+        status=PaymentStatus.PENDING.value,
+        payment_method=method or capabilities.default_payment_method,
+        capture_method=body.capture_method.value,
+        customer_email=body.customer_email,
+        description=body.description,
+        expires_at=request.expires_at,
+        created_at=now,
+        updated_at=now,
+    )
+    operation_id = new_id()
+    await _insert(repository, request, transaction)
+    operation = PaymentOperation(
+        id=operation_id,
+        payment_transaction_id=transaction.id,
+        merchant_id=merchant.id,
+        kind=OperationKind.CREATE.value,
+        amount=amount,
+        status=OperationStatus.PENDING.value,
+        gateway_idempotency_key=gateway_key(operation_id),
+        created_at=now,
+        updated_at=now,
+    )
+    await repository.add(operation)
+    row = PaymentRow(request=request, transaction=transaction, gateway=code, escrow=None)
+    await audit_service.record(
+        session,
+        event_type="payment.created",
+        actor="merchant",
+        merchant_id=merchant.id,
+        payment_request_id=request.id,
+        payment_transaction_id=transaction.id,
+        data={
+            "order_id": body.order_id,
+            "order_reference": transaction.order_reference,
+            "gateway": code,
+            "amount": money.format_amount(amount, body.currency),
+            "currency": body.currency,
+            "capture_method": body.capture_method.value,
+            "marketplace_commission": money.format_amount(split.commission, body.currency),
+            "seller_amount": money.format_amount(split.seller_amount, body.currency),
+        },
+    )
+    return GatewayTarget(code, account, operation, row)
+
+
+async def _guard_duplicate_charge(
+    repository: PaymentRepository,
+    merchant: Merchant,
+    user_id: str,
+    listing_id: str,
+    since: datetime,
+) -> None:
+    await repository.lock_user_listing(merchant.id, user_id, listing_id)
+    if await repository.active_exists(merchant.id, user_id, listing_id):
+        raise ActivePaymentExists(
+            "this user already has an active (pending or authorized) payment for this listing",
+            details={"user_id": user_id, "listing_id": listing_id},
+        )
+    if await repository.recent_charge_exists(merchant.id, user_id, listing_id, since):
+        raise DuplicateCharge(
+            "this user was already charged for this listing a few minutes ago",
+            details={"user_id": user_id, "listing_id": listing_id, "since": since.isoformat()},
+        )
+
+
+async def _insert(repository: PaymentRepository, *rows: object) -> None:
+    try:
+        await repository.add(*rows)
+    except IntegrityError as exc:
+        if ACTIVE_INDEX in str(exc.orig):
+            raise ActivePaymentExists(
+                "this user already has an active payment for this listing"
+            ) from None
+        raise
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+async def load_target(session: AsyncSession, operation_id: uuid.UUID) -> GatewayTarget:
+    repository = PaymentRepository(session)
+    operation = await repository.get_operation(operation_id)
+    if operation is None:
+        raise PaymentNotFound("operation not found")
+    row = await repository.lock_by_transaction(operation.payment_transaction_id)
+    assert row is not None
+    account = await gateway_account_service.get_account_by_id(session, row.transaction.gateway_id)
+    assert account is not None
+    return GatewayTarget(row.gateway, account, operation, row)
+
+
+async def plan_operation(
+    session: AsyncSession,
+    merchant: Merchant,
+    payment_id: uuid.UUID,
+    kind: OperationKind,
+    *,
+    amount: Decimal | None,
+    reason: str | None,
+    now: datetime,
+) -> GatewayTarget:
+    """Check the command against the ledger and record the operation, reserving its amount."""
+    repository = PaymentRepository(session)
+    row = await repository.lock(merchant.id, payment_id)
+    if row is None:
+        raise PaymentNotFound("payment not found")
+    capabilities = connectors.connector_class(row.gateway).capabilities
+    amount = validate_operation_amount(amount, row.transaction.currency)
+    ledger = await ledger_of(session, row)
+    if kind is OperationKind.CAPTURE:
+        planned = state.plan_capture(ledger, amount)
+        if planned < ledger.authorized and not capabilities.partial_capture:
+            raise NotSupportedByGateway(f"{row.gateway} does not support partial capture")
+    elif kind is OperationKind.VOID:
+        if not capabilities.void:
+            raise NotSupportedByGateway(f"{row.gateway} does not support void")
+        planned = state.plan_void(ledger)
+    else:
+        planned = state.plan_refund(ledger, amount)
+        if planned < ledger.captured and not capabilities.partial_refund:
+            raise NotSupportedByGateway(f"{row.gateway} does not support partial refunds")
+        if ledger.refunded > 0 and not capabilities.multiple_refunds:
+            raise NotSupportedByGateway(f"{row.gateway} allows only one refund per payment")
+    operation_id = new_id()
+    operation = PaymentOperation(
+        id=operation_id,
+        payment_transaction_id=row.transaction.id,
+        merchant_id=merchant.id,
+        kind=kind.value,
+        amount=planned,
+        status=OperationStatus.PENDING.value,
+        gateway_idempotency_key=gateway_key(operation_id),
+        reason=reason,
+        created_at=now,
+        updated_at=now,
+    )
+    await repository.add(operation)
+    currency = row.transaction.currency
+    await audit_service.record(
+        session,
+        event_type=f"{kind.value}.requested",
+        actor="merchant",
+        merchant_id=merchant.id,
+        payment_request_id=row.request.id,
+        payment_transaction_id=row.transaction.id,
+        data={
+            "operation_id": str(operation_id),
+            "amount": money.format_amount(planned, currency),
+            "reason": reason,
+        },
+    )
+    account = await gateway_account_service.get_account_by_id(session, row.transaction.gateway_id)
+    assert account is not None
+    return GatewayTarget(row.gateway, account, operation, row)
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+async def apply_create_result(
+    session: AsyncSession, operation_id: uuid.UUID, result: PaymentResult, *, now: datetime
+) -> Applied:
+    repository = PaymentRepository(session)
+    operation = await repository.lock_operation(operation_id)
+    assert operation is not None
+    row = await repository.lock_by_transaction(operation.payment_transaction_id)
+    assert row is not None
+    transaction = row.transaction
+    declined = result.outcome is PaymentOutcome.DECLINED
+    operation.status = (OperationStatus.FAILED if declined else OperationStatus.SUCCEEDED).value
+    operation.gateway_operation_id = result.gateway_transaction_id
+    operation.attempts += 1
+    operation.completed_at = now
+    operation.updated_at = now
+    operation.error = _decline_dict(result.decline, now) if declined else None
+    transaction.gateway_transaction_id = result.gateway_transaction_id
+    transaction.gateway_reference_id = result.gateway_reference_id
+    transaction.gateway_status = result.gateway_status[:50]
+    transaction.gateway_response = dict(result.raw)
+    transaction.next_action = result.next_action.as_dict() if result.next_action else None
+    if declined:
+        transaction.error_details = _decline_dict(result.decline, now)
+    await session.flush()
+    await audit_service.record(
+        session,
+        event_type="payment.initiated",
+        actor="gateway",
+        merchant_id=transaction.merchant_id,
+        payment_request_id=row.request.id,
+        payment_transaction_id=transaction.id,
+        data={"operation_id": str(operation_id), "gateway_status": result.gateway_status},
+        gateway_response=dict(result.raw),
+    )
+    change = await _apply_outcome(session, row, result.outcome, result.amount, now, "gateway")
+    return Applied(row=row, change=change)
+
+
+async def apply_operation_result(
+    session: AsyncSession, operation_id: uuid.UUID, result: OperationResult, *, now: datetime
+) -> Applied:
+    repository = PaymentRepository(session)
+    operation = await repository.lock_operation(operation_id)
+    assert operation is not None
+    row = await repository.lock_by_transaction(operation.payment_transaction_id)
+    assert row is not None
+    if operation.status not in (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.value):
+        return Applied(row=row, change=None)  # already resolved (webhook or janitor was first)
+    operation.gateway_operation_id = result.gateway_operation_id
+    operation.attempts += 1
+    operation.updated_at = now
+    if result.outcome is OperationOutcome.PENDING:
+        await session.flush()
+        return Applied(row=row, change=None)
+    succeeded = result.outcome is OperationOutcome.SUCCEEDED
+    operation.status = (OperationStatus.SUCCEEDED if succeeded else OperationStatus.FAILED).value
+    operation.completed_at = now
+    operation.error = None if succeeded else _decline_dict(result.decline, now)
+    row.transaction.gateway_status = result.gateway_status[:50]
+    await session.flush()
+    kind = OperationKind(operation.kind)
+    await audit_service.record(
+        session,
+        event_type=f"{kind.value}.{'succeeded' if succeeded else 'failed'}",
+        actor="gateway",
+        merchant_id=operation.merchant_id,
+        payment_request_id=row.request.id,
+        payment_transaction_id=row.transaction.id,
+        data={"operation_id": str(operation.id), "error": operation.error},
+        gateway_response=dict(result.raw),
+    )
+    if not succeeded:
+        return Applied(row=row, change=None)
+    fact = {
+        OperationKind.CAPTURE: state.Fact.CAPTURED,
+        OperationKind.VOID: state.Fact.VOIDED,
+        OperationKind.REFUND: state.Fact.REFUNDED,
+    }[kind]
+    # Read after the operation left `pending`: its amount is no longer reserved.
+    before = await ledger_of(session, row)
+    after = state.apply(before, fact, operation.amount)
+    change = await write_ledger(
+        session,
+        row,
+        before,
+        after,
+        now=now,
+        actor="gateway",
+        authorization_validity=_validity(row.gateway),
+        data={"operation_id": str(operation.id)},
+    )
+    return Applied(row=row, change=change)
+
+
+async def mark_unresolved(
+    session: AsyncSession,
+    operation_id: uuid.UUID,
+    status: OperationStatus,
+    error: str,
+    *,
+    next_check_at: datetime,
+    now: datetime,
+) -> None:
+    """The gateway did not answer: keep the operation (and its reservation) for a retry or the
+    janitor's status query."""
+    repository = PaymentRepository(session)
+    operation = await repository.lock_operation(operation_id)
+    assert operation is not None
+    if operation.status not in (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.value):
+        return
+    operation.status = status.value
+    operation.attempts += 1
+    operation.error = {"message": error, "at": now.isoformat()}
+    operation.next_check_at = next_check_at
+    operation.updated_at = now
+    await session.flush()
+    row = await repository.lock_by_transaction(operation.payment_transaction_id)
+    assert row is not None
+    await audit_service.record(
+        session,
+        event_type=f"{operation.kind}.{status.value}",
+        actor="gateway",
+        merchant_id=operation.merchant_id,
+        payment_request_id=row.request.id,
+        payment_transaction_id=row.transaction.id,
+        data={"operation_id": str(operation.id), "error": error},
+    )
+
+
+async def apply_gateway_event(
+    session: AsyncSession, transaction_id: int, event: GatewayEvent, *, now: datetime
+) -> Applied:
+    """A fact reported by the gateway (webhook). Duplicates and stale facts change nothing."""
+    row = await PaymentRepository(session).lock_by_transaction(transaction_id)
+    assert row is not None
+    transaction = row.transaction
+    if event.gateway_transaction_id and not transaction.gateway_transaction_id:
+        transaction.gateway_transaction_id = event.gateway_transaction_id
+    if event.outcome is PaymentOutcome.DECLINED and transaction.status == "pending":
+        transaction.error_details = _decline_dict(event.decline, now)
+    if PaymentStatus(transaction.status) is PaymentStatus.PENDING:
+        transaction.gateway_status = event.gateway_status[:50]
+        if event.outcome is not PaymentOutcome.PENDING:
+            transaction.next_action = None
+    await session.flush()
+    change = await _apply_outcome(session, row, event.outcome, event.amount, now, "gateway")
+    return Applied(row=row, change=change)
+
+
+async def _apply_outcome(
+    session: AsyncSession,
+    row: PaymentRow,
+    outcome: PaymentOutcome,
+    amount: Decimal | None,
+    now: datetime,
+    actor: str,
+) -> StatusChange | None:
+    before = await ledger_of(session, row)
+    after = state.apply(before, FACT_BY_OUTCOME[outcome], amount)
+    return await write_ledger(
+        session,
+        row,
+        before,
+        after,
+        now=now,
+        actor=actor,
+        authorization_validity=_validity(row.gateway),
+    )
+
+
+def _validity(code: str) -> timedelta:
+    return connectors.connector_class(code).capabilities.authorization_validity
+
+
+def _decline_dict(decline: Any, now: datetime) -> dict[str, Any]:
+    if decline is None:
+        return {
+            "code": "declined",
+            "message": "Declined by the gateway",
+            "timestamp": now.isoformat(),
+        }
+    return {
+        "code": decline.code,
+        "message": decline.message,
+        "gateway_code": decline.gateway_code,
+        "timestamp": now.isoformat(),
+    }
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+async def get_payment(
+    session: AsyncSession, merchant: Merchant, payment_id: uuid.UUID
+) -> PaymentRow:
+    row = await PaymentRepository(session).get(merchant.id, payment_id)
+    if row is None:
+        raise PaymentNotFound("payment not found")
+    return row

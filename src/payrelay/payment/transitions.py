@@ -1,0 +1,116 @@
+"""Writing a state-machine step to the rows: amounts, timestamps, request status, audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from payrelay.audit import service as audit_service
+from payrelay.connectors.base import PaymentOutcome
+from payrelay.enums import REQUEST_STATUS_BY_PAYMENT_STATUS, PaymentStatus
+from payrelay.kit.db import AsyncSession
+from payrelay.kit.money import format_amount
+from payrelay.payment.repository import PaymentRepository, PaymentRow
+from payrelay.payment.state import Fact, Ledger
+
+FACT_BY_OUTCOME: dict[PaymentOutcome, Fact] = {
+    PaymentOutcome.PENDING: Fact.PENDING,
+    PaymentOutcome.AUTHORIZED: Fact.AUTHORIZED,
+    PaymentOutcome.CAPTURED: Fact.CAPTURED,
+    PaymentOutcome.DECLINED: Fact.DECLINED,
+    PaymentOutcome.CANCELLED: Fact.CANCELLED,
+    PaymentOutcome.EXPIRED: Fact.EXPIRED,
+    PaymentOutcome.VOIDED: Fact.VOIDED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    before: PaymentStatus
+    after: PaymentStatus
+
+
+async def ledger_of(session: AsyncSession, row: PaymentRow) -> Ledger:
+    transaction = row.transaction
+    reserved = await PaymentRepository(session).reservations(transaction.id)
+    return Ledger(
+        status=PaymentStatus(transaction.status),
+        amount=transaction.amount,
+        authorized=transaction.authorized_amount,
+        captured=transaction.captured_amount,
+        refunded=transaction.refunded_amount,
+        capture_pending=reserved.capture,
+        refund_pending=reserved.refund,
+        void_pending=reserved.void,
+    )
+
+
+async def write_ledger(
+    session: AsyncSession,
+    row: PaymentRow,
+    before: Ledger,
+    after: Ledger,
+    *,
+    now: datetime,
+    actor: str,
+    authorization_validity: timedelta,
+    data: dict[str, Any] | None = None,
+) -> StatusChange | None:
+    """Persist `after` if it differs from `before`; audit every change. Returns the status change."""
+    transaction, request = row.transaction, row.request
+    if after == before:
+        return None
+    after.check_invariants()
+    transaction.authorized_amount = after.authorized
+    transaction.captured_amount = after.captured
+    transaction.refunded_amount = after.refunded
+    transaction.status = after.status.value
+    transaction.updated_at = now
+    if after.status is not before.status:
+        _stamp(row, after.status, now, authorization_validity)
+    request.status = REQUEST_STATUS_BY_PAYMENT_STATUS[after.status].value
+    request.updated_at = now
+    await session.flush()
+    currency = transaction.currency
+    event_data = {
+        "status": after.status.value,
+        "previous_status": before.status.value,
+        "authorized_amount": format_amount(after.authorized, currency),
+        "captured_amount": format_amount(after.captured, currency),
+        "refunded_amount": format_amount(after.refunded, currency),
+        **(data or {}),
+    }
+    if after.refunded != before.refunded:
+        event_data["refund_amount"] = format_amount(after.refunded - before.refunded, currency)
+        event_type = "payment.refunded"
+    else:
+        event_type = f"payment.{after.status.value}"
+    await audit_service.record(
+        session,
+        event_type=event_type,
+        actor=actor,
+        merchant_id=transaction.merchant_id,
+        payment_request_id=request.id,
+        payment_transaction_id=transaction.id,
+        data=event_data,
+    )
+    if after.status is before.status:
+        return None
+    return StatusChange(before=before.status, after=after.status)
+
+
+def _stamp(row: PaymentRow, status: PaymentStatus, now: datetime, validity: timedelta) -> None:
+    transaction = row.transaction
+    if status is PaymentStatus.AUTHORIZED:
+        transaction.authorized_at = now
+        transaction.authorization_expires_at = now + validity
+    elif status is PaymentStatus.CAPTURED:
+        transaction.authorized_at = transaction.authorized_at or now
+        transaction.captured_at = now
+        transaction.authorization_expires_at = None
+    elif status is PaymentStatus.FAILED:
+        transaction.failed_at = now
+    elif status is PaymentStatus.VOIDED:
+        transaction.voided_at = now
+        transaction.authorization_expires_at = None

@@ -1,0 +1,134 @@
+"""Test harness: a real Postgres per xdist worker, migrated by Alembic, and payrelay served by
+uvicorn on a loopback port so every test speaks real HTTP (the sandbox gateway included)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from payrelay.config import Settings
+from payrelay.kit import migrate
+from payrelay.kit.db import Database
+from payrelay.kit.embedded import EmbeddedPostgres
+from tests.factories import Factory
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _recreate_database(server_url: str, name: str) -> str:
+    import asyncpg
+
+    admin = make_url(server_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh, migrated database for this worker: on PAYRELAY_TEST_DATABASE_URL's server when
+    it is set, otherwise on an embedded server shared by all workers."""
+    name = f"payrelay_test_{_worker()}"
+    external = os.environ.get("PAYRELAY_TEST_DATABASE_URL")
+    embedded: EmbeddedPostgres | None = None
+    if external:
+        url = asyncio.run(_recreate_database(external, name))
+    else:
+        embedded = EmbeddedPostgres(REPO / ".payrelay-test", database="postgres")
+        embedded.start()
+        url = embedded.create_database(name, drop_existing=True)
+    migrate.upgrade(url)
+    yield url
+    if embedded is not None:
+        embedded.stop()
+
+
+class ServerThread:
+    def __init__(self, settings: Settings, url: str) -> None:
+        from payrelay.app import create_app
+
+        config = uvicorn.Config(
+            create_app(settings, url),
+            host="127.0.0.1",
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="payrelay-test-server", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    port = _free_port()
+    return Settings(
+        database_url=database_url,
+        port=port,
+        public_url=f"http://127.0.0.1:{port}",
+        allow_private_callbacks=True,
+        log_level="WARNING",
+        gateway_timeout_seconds=10,
+    )
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings, database_url: str) -> Iterator[str]:
+    thread = ServerThread(settings, database_url)
+    thread.start()
+    yield settings.resolved_public_url()
+    thread.stop()
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def http(server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def factory(db: Database, http: httpx.AsyncClient, settings: Settings) -> Factory:
+    return Factory(db=db, http=http, settings=settings)
