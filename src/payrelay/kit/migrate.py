@@ -1,4 +1,5 @@
-"""Alembic, driven from code. Migrations live in the package so an installed payrelay can migrate."""
+"""Alembic, driven from code. Migrations ship inside the package, so an installed payrelay
+can migrate its database without the source tree."""
 
 from __future__ import annotations
 

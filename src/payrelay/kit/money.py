@@ -39,7 +39,7 @@ def is_currency(code: str) -> bool:
 
 
 def minor_unit(code: str) -> Decimal:
-    """The smallest amount of `code` as a Decimal (Decimal('0.01') for USD, Decimal('1') for VND)."""
+    """The smallest amount of `code`: Decimal('0.01') for USD, Decimal('1') for VND."""
     return Decimal(1).scaleb(-currency_exponent(code))
 
 

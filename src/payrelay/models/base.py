@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import TIMESTAMP, MetaData, Numeric
 from sqlalchemy.dialects.postgresql import JSONB
@@ -24,7 +24,7 @@ MONEY = Numeric(19, 4, asdecimal=True)
 
 class Model(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: TIMESTAMP(timezone=True),
         Decimal: MONEY,
         dict[str, Any]: JSONB,

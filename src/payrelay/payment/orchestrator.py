@@ -213,9 +213,7 @@ class PaymentOrchestrator:
             record_status_change(target.code, applied.change.after)
         return result
 
-    def _result(
-        self, kind: str, outcome: PaymentResult | OperationResult | None, applied: Applied
-    ) -> ApiResult:
+    def _result(self, kind: str, outcome: object, applied: Applied) -> ApiResult:
         body = payment_body(applied.row)
         if kind == OperationKind.CREATE.value:
             return ApiResult(201, body)
@@ -297,7 +295,7 @@ class PaymentOrchestrator:
             reason=operation.reason,
         )
         name = OperationKind(operation.kind).value  # capture | void | refund
-        return lambda connector: getattr(connector, name)(canonical)  # type: ignore[no-any-return]
+        return lambda connector: getattr(connector, name)(canonical)
 
 
 def _fingerprint(scope: str, body: BaseModel, exclude: set[str] | None = None) -> str:

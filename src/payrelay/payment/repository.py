@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, func, or_, select, text, update
+from sqlalchemy import Row, ScalarSelect, Select, and_, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from payrelay.enums import OperationKind, OperationStatus, PaymentStatus
@@ -50,7 +50,7 @@ class PaymentFilters:
     created_to: datetime | None = None
 
 
-def _current_transaction_id() -> Select[tuple[int]]:
+def _current_transaction_id() -> ScalarSelect[int]:
     latest = aliased(PaymentTransaction)
     return (
         select(func.max(latest.id))
@@ -59,7 +59,7 @@ def _current_transaction_id() -> Select[tuple[int]]:
     )
 
 
-def _payment_select() -> Select[tuple[PaymentRequest, PaymentTransaction, str, EscrowPayment]]:
+def _payment_select() -> Select[PaymentRequest, PaymentTransaction, str, EscrowPayment]:
     return (
         select(PaymentRequest, PaymentTransaction, PaymentGateway.code, EscrowPayment)
         .select_from(PaymentRequest)
@@ -67,6 +67,11 @@ def _payment_select() -> Select[tuple[PaymentRequest, PaymentTransaction, str, E
         .join(PaymentGateway, PaymentGateway.id == PaymentTransaction.gateway_id)
         .outerjoin(EscrowPayment, EscrowPayment.payment_transaction_id == PaymentTransaction.id)
     )
+
+
+def _row(row: Row[PaymentRequest, PaymentTransaction, str, EscrowPayment]) -> PaymentRow:
+    request, transaction, gateway, escrow = row
+    return PaymentRow(request=request, transaction=transaction, gateway=gateway, escrow=escrow)
 
 
 class PaymentRepository:
@@ -85,7 +90,7 @@ class PaymentRepository:
             )
         )
         row = result.one_or_none()
-        return None if row is None else PaymentRow(*row)
+        return None if row is None else _row(row)
 
     async def lock(self, merchant_id: uuid.UUID, payment_id: uuid.UUID) -> PaymentRow | None:
         """The payment with its request and transaction rows locked until the end of the
@@ -96,7 +101,7 @@ class PaymentRepository:
             .with_for_update(of=[PaymentRequest, PaymentTransaction])
         )
         row = result.one_or_none()
-        return None if row is None else PaymentRow(*row)
+        return None if row is None else _row(row)
 
     async def lock_by_transaction(self, transaction_id: int) -> PaymentRow | None:
         result = await self.session.execute(
@@ -105,7 +110,7 @@ class PaymentRepository:
             .with_for_update(of=[PaymentRequest, PaymentTransaction])
         )
         row = result.one_or_none()
-        return None if row is None else PaymentRow(*row)
+        return None if row is None else _row(row)
 
     async def find_transaction_id(
         self,
@@ -157,7 +162,7 @@ class PaymentRepository:
             )
         query = query.order_by(PaymentRequest.created_at.desc(), PaymentRequest.id.desc())
         result = await self.session.execute(query.limit(limit))
-        return [PaymentRow(*row) for row in result.all()]
+        return [_row(row) for row in result.all()]
 
     async def reservations(self, transaction_id: int) -> Reservations:
         """Amounts held by operations sent but not yet resolved."""
@@ -169,7 +174,7 @@ class PaymentRepository:
             )
             .group_by(PaymentOperation.kind)
         )
-        totals = {kind: Decimal(amount) for kind, amount in result.all()}
+        totals = {kind: Decimal(amount or 0) for kind, amount in result.all()}
         return Reservations(
             capture=totals.get(OperationKind.CAPTURE.value, Decimal(0)),
             refund=totals.get(OperationKind.REFUND.value, Decimal(0)),

@@ -28,7 +28,7 @@ _REFERENCE_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 
 def _parse_amount(value: Any) -> Decimal:
     """Amounts are decimal strings ("1250.50"); integers are accepted, floats never are."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise ValueError('amounts must be strings such as "1250.50" (or integers), never floats')
     if isinstance(value, int):
         if value < 0 or value >= 10**15:

@@ -57,7 +57,7 @@ async def write_ledger(
     authorization_validity: timedelta,
     data: dict[str, Any] | None = None,
 ) -> StatusChange | None:
-    """Persist `after` if it differs from `before`; audit every change. Returns the status change."""
+    """Persist `after` if it differs from `before` and audit it; return the status change."""
     transaction, request = row.transaction, row.request
     if after == before:
         return None

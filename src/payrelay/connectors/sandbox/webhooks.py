@@ -1,4 +1,7 @@
-"""Sandbox webhook signatures: `Sandbox-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>`."""
+"""Sandbox webhook signatures.
+
+`Sandbox-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`, 5 minute tolerance.
+"""
 
 from __future__ import annotations
 
