@@ -35,34 +35,42 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _recreate_database(server_url: str, name: str) -> str:
+async def _admin(server_url: str, *statements: str) -> None:
     import asyncpg
 
     admin = make_url(server_url).set(drivername="postgresql")
     connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            await connection.execute(statement)
     finally:
         await connection.close()
-    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+def _database_on(server_url: str, name: str) -> str:
+    url = make_url(server_url).set(drivername="postgresql", database=name)
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh, migrated database for this worker: on PAYRELAY_TEST_DATABASE_URL's server when
     it is set, otherwise on an embedded server shared by all workers."""
-    name = f"payrelay_test_{_worker()}"
+    # The process id keeps concurrent runs (two terminals, two agents) apart.
+    name = f"payrelay_test_{_worker()}_{os.getpid()}"
     external = os.environ.get("PAYRELAY_TEST_DATABASE_URL")
     embedded: EmbeddedPostgres | None = None
     if external:
-        url = asyncio.run(_recreate_database(external, name))
+        server_url = external
     else:
         embedded = EmbeddedPostgres(REPO / ".payrelay-test", database="postgres")
-        embedded.start()
-        url = embedded.create_database(name, drop_existing=True)
+        server_url = embedded.start()
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    asyncio.run(_admin(server_url, drop, f'CREATE DATABASE "{name}"'))
+    url = _database_on(server_url, name)
     migrate.upgrade(url)
     yield url
+    asyncio.run(_admin(server_url, drop))
     if embedded is not None:
         embedded.stop()
 
