@@ -114,7 +114,7 @@ def settings(database_url: str) -> Settings:
         public_url=f"http://127.0.0.1:{port}",
         allow_private_callbacks=True,
         log_level="WARNING",
-        gateway_timeout_seconds=10,
+        gateway_timeout_seconds=3,
     )
 
 
