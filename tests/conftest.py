@@ -142,3 +142,9 @@ async def http(server: str) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def factory(db: Database, http: httpx.AsyncClient, settings: Settings) -> Factory:
     return Factory(db=db, http=http, settings=settings)
+
+
+@pytest.fixture(scope="module")
+def factory_module(db: Database, http: httpx.AsyncClient, settings: Settings) -> Factory:
+    """The same factory, for module-scoped fixtures."""
+    return Factory(db=db, http=http, settings=settings)

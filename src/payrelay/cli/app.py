@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -98,6 +99,10 @@ def serve(
         overrides["port"] = port
     settings = get_settings().model_copy(update=overrides)
     configure_logging(settings.log_level, json=settings.log_json)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal with the handler
+    # it found: this one turns it into a normal exit, so the embedded server is stopped below.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
     resolved = resolve_database_url(settings)
     try:
         if migrate_first or (migrate_first is None and resolved.embedded is not None):
@@ -121,6 +126,10 @@ def serve(
         )
     finally:
         resolved.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command("migrate")
