@@ -23,7 +23,7 @@ from payrelay.exceptions import (
     ValidationFailed,
 )
 from payrelay.logging import get_logger
-from payrelay.middleware import RequestContextMiddleware
+from payrelay.middleware import BodyTooLarge, RequestContextMiddleware, payload_too_large
 from payrelay.ops import endpoints as ops_endpoints
 from payrelay.payment import endpoints as payment_endpoints
 from payrelay.payment.orchestrator import PaymentOrchestrator
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         lifespan=lifespan,
     )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    _install_error_handlers(app)
+    _install_error_handlers(app, settings.max_body_bytes)
     app.include_router(ops_endpoints.router)
     app.include_router(payment_endpoints.router)
     app.include_router(webhook_endpoints.router)
@@ -89,7 +89,7 @@ def _error(error: PayrelayError) -> JSONResponse:
     )
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     @app.exception_handler(PayrelayError)
     async def payrelay_error(_: Request, exc: PayrelayError) -> JSONResponse:
         return _error(exc)
@@ -108,6 +108,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI turns any failure while reading a JSON body into a bare 400: the size limit
+        # passed mid-stream (no Content-Length), or bytes json.loads cannot decode.
+        if isinstance(exc.__cause__, BodyTooLarge):
+            return _error(payload_too_large(max_body_bytes))
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            return _error(MalformedJson("request body is not valid JSON"))
         if exc.status_code == 404:
             return _error(NotFound("no such route"))
         if exc.status_code == 405:

@@ -29,8 +29,14 @@ LATENCY = Histogram(
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """The body passed the limit while being read (the app may see it wrapped, see app.py)."""
+
+
+def payload_too_large(limit_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"request body larger than {limit_bytes} bytes", details={"limit_bytes": limit_bytes}
+    )
 
 
 class RequestContextMiddleware:
@@ -66,9 +72,9 @@ class RequestContextMiddleware:
             declared = 0
         try:
             if declared > self.max_body_bytes:
-                raise _BodyTooLarge
+                raise BodyTooLarge
             await self.app(scope, self._limited(receive), send_with_id)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             if status["started"]:
                 raise
             await self._too_large(send_with_id)
@@ -85,16 +91,13 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge
             return message
 
         return limited_receive
 
     async def _too_large(self, send: Send) -> None:
-        error = PayloadTooLarge(
-            f"request body larger than {self.max_body_bytes} bytes",
-            details={"limit_bytes": self.max_body_bytes},
-        )
+        error = payload_too_large(self.max_body_bytes)
         body = orjson.dumps(error.to_body())
         await send(
             {

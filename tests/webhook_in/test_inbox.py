@@ -264,12 +264,17 @@ async def test_a_stale_pending_event_does_not_reopen_an_authorized_payment(facto
     assert after["error"] is None
 
 
-async def test_unknown_account_is_404(factory, http, db):
+@pytest.mark.parametrize(
+    "account_id",
+    [2_000_000_000, 2**31, 10**12, 0, -1],
+    ids=["unused", "past-int32", "huge", "zero", "negative"],
+)
+async def test_unknown_account_is_404(factory, http, db, account_id):
     shop = await factory.merchant()
     _, ledger, secret = await _pending(shop, db)
     body = sandbox_event(ledger, "authorized")
 
-    response = await post_webhook(http, 2_000_000_000, body, sandbox_signature(secret, body))
+    response = await post_webhook(http, account_id, body, sandbox_signature(secret, body))
 
     assert response.status_code == 404, response.text
     assert await webhook_rows(db, shop.sandbox_account_id) == []

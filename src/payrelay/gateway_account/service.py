@@ -110,5 +110,10 @@ async def get_account(
     return await GatewayAccountRepository(session).find(merchant_id, code)
 
 
+MAX_ACCOUNT_ID = 2**31 - 1  # payment_gateways.id is an INTEGER
+
+
 async def get_account_by_id(session: AsyncSession, account_id: int) -> PaymentGateway | None:
+    if not 0 < account_id <= MAX_ACCOUNT_ID:  # from a URL: out of range is simply unknown
+        return None
     return await GatewayAccountRepository(session).get(account_id)
