@@ -20,6 +20,7 @@ from payrelay.config import Settings
 from payrelay.kit import migrate
 from payrelay.kit.db import Database
 from payrelay.kit.embedded import EmbeddedPostgres
+from payrelay.logging import configure_logging
 from tests.factories import Factory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,6 +108,8 @@ class ServerThread:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
+    # Logs go through the same processors (redaction included) as in production.
+    configure_logging("INFO", json=True)
     port = _free_port()
     return Settings(
         database_url=database_url,

@@ -90,14 +90,40 @@ def _bad_timestamp(secret: str, body: bytes) -> str:
     return "t=yesterday,v1=00"
 
 
+def _far_future(secret: str, body: bytes) -> str:
+    return sandbox_signature(secret, body, 10**15)  # past the year 9999
+
+
+def _beyond_time_t(secret: str, body: bytes) -> str:
+    return sandbox_signature(secret, body, 10**20)
+
+
+def _far_past(secret: str, body: bytes) -> str:
+    return sandbox_signature(secret, body, -(10**15))
+
+
 @pytest.mark.parametrize(
     "sign",
-    [_wrong_secret, _other_body, _stale, _future, _no_v1, _bad_timestamp, None],
+    [
+        _wrong_secret,
+        _other_body,
+        _stale,
+        _future,
+        _far_future,
+        _beyond_time_t,
+        _far_past,
+        _no_v1,
+        _bad_timestamp,
+        None,
+    ],
     ids=[
         "wrong-secret",
         "signed-other-body",
         "stale",
         "future",
+        "far-future",
+        "beyond-time_t",
+        "far-past",
         "no-v1",
         "malformed-header",
         "missing-header",
@@ -130,8 +156,11 @@ async def test_unverified_webhook_is_rejected_and_changes_nothing(factory, http,
         b'{"id":"evt_1","type":"payment.authorized"}',
         b'{"id":"evt_1","type":"payment.authorized","created":1,"data":{"status":"authorized"}}',
         b"[]",
+        b'{"id":"evt_1","type":"payment.authorized","created":100000000000000000000,'
+        b'"data":{"id":"sbx_1","status":"authorized",'
+        b'"payment_reference":"01a200a4-26aa-74b2-8436-52ea6a9d13b5"}}',
     ],
-    ids=["not-json", "no-data", "data-without-ids", "not-an-object"],
+    ids=["not-json", "no-data", "data-without-ids", "not-an-object", "created-out-of-range"],
 )
 async def test_signed_but_malformed_webhook_is_rejected(factory, http, db, body):
     shop = await factory.merchant()
@@ -277,6 +306,7 @@ async def test_unknown_account_is_404(factory, http, db, account_id):
     response = await post_webhook(http, account_id, body, sandbox_signature(secret, body))
 
     assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "unknown_webhook_endpoint"
     assert await webhook_rows(db, shop.sandbox_account_id) == []
 
 
