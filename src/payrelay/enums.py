@@ -19,10 +19,6 @@ class PaymentStatus(StrEnum):
     CANCELLED = "cancelled"
 
     @property
-    def is_active(self) -> bool:
-        return self in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED)
-
-    @property
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATUSES
 

@@ -66,11 +66,6 @@ class PayloadTooLarge(PayrelayError):
     code = "payload_too_large"
 
 
-class UnsupportedMediaType(PayrelayError):
-    status_code = 415
-    code = "unsupported_media_type"
-
-
 class UnprocessableEntity(PayrelayError):
     status_code = 422
     code = "unprocessable_entity"
@@ -78,11 +73,6 @@ class UnprocessableEntity(PayrelayError):
 
 class ValidationFailed(UnprocessableEntity):
     code = "validation_error"
-
-
-class ServiceUnavailable(PayrelayError):
-    status_code = 503
-    code = "service_unavailable"
 
 
 class GatewayError(PayrelayError):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 from fastapi import Depends, Request
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from payrelay.config import Settings
@@ -52,9 +51,3 @@ async def current_merchant(
 
 CurrentMerchant = Annotated[Merchant, Depends(current_merchant)]
 State = Annotated[AppState, Depends(app_state)]
-
-
-def json_response(
-    status_code: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(body, status_code=status_code, headers=headers)

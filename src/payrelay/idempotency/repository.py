@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -50,6 +49,3 @@ class IdempotencyRepository:
             select(IdempotencyKey).where(IdempotencyKey.id == key_id).with_for_update()
         )
         return result.scalar_one_or_none()
-
-    async def touch(self, key_id: uuid.UUID, locked_until: datetime) -> None:
-        await self.update(key_id, locked_until=locked_until)

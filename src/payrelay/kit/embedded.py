@@ -61,14 +61,6 @@ class EmbeddedPostgres:
         uri: str = self._server.get_uri(database)
         return uri
 
-    def create_database(self, name: str, *, drop_existing: bool = False) -> str:
-        if drop_existing:
-            if not name.replace("_", "").isalnum():
-                raise ValueError(f"unsafe database name {name!r}")
-            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self._ensure_database(name)
-        return self.url(name)
-
     def stop(self) -> None:
         """Release this process's handle; the server stops when no process holds it."""
         if self._server is not None:

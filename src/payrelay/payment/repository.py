@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Row, ScalarSelect, Select, and_, func, or_, select, text, update
+from sqlalchemy import Row, ScalarSelect, Select, and_, func, or_, select, text
 from sqlalchemy.orm import aliased
 
 from payrelay.enums import OperationKind, OperationStatus, PaymentStatus
@@ -231,8 +231,3 @@ class PaymentRepository:
             .limit(1)
         )
         return result.first() is not None
-
-    async def touch_request(self, payment_id: uuid.UUID, **values: object) -> None:
-        await self.session.execute(
-            update(PaymentRequest).where(PaymentRequest.id == payment_id).values(**values)
-        )
