@@ -32,7 +32,7 @@ from payrelay.connectors.base import (
     OperationResult,
     PaymentResult,
 )
-from payrelay.enums import CaptureMethod, OperationKind, OperationStatus
+from payrelay.enums import CaptureMethod, OperationKind, OperationStatus, PaymentStatus
 from payrelay.exceptions import GatewayOutcomeUnknown as OutcomeUnknownError
 from payrelay.exceptions import GatewayUnavailable, PayrelayError
 from payrelay.gateway_account.service import account_context
@@ -117,6 +117,8 @@ class PaymentOrchestrator:
                     payment_request_id=target.row.request.id,
                     operation_id=target.operation.id,
                 )
+        if not claimed.resumed:
+            record_status_change(target.code, PaymentStatus.PENDING)
         return await self._drive(target, claimed.key.id, self._create_call(target))
 
     async def operate(
