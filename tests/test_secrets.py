@@ -6,7 +6,6 @@ import json
 import logging
 
 import pytest
-
 from sqlalchemy import select
 
 from payrelay.models import PaymentGateway, PaymentLog
