@@ -283,6 +283,17 @@ async def test_create_with_conflicting_idempotency_keys(factory: Factory, db: Da
     assert await footprint(db, shop.id) == before
 
 
+@pytest.mark.parametrize("key", ["k" * 256, "tab\there", "ключ"])
+async def test_create_with_a_malformed_idempotency_key(
+    factory: Factory, db: Database, key: str
+) -> None:
+    shop = await factory.merchant()
+    before = await footprint(db, shop.id)
+    response = await post_create(shop, json=body_with(idempotency_key=key), headers={})
+    assert_error(response, 400, "idempotency_key_invalid")
+    assert await footprint(db, shop.id) == before
+
+
 # --- commands ----------------------------------------------------------------------------------
 
 

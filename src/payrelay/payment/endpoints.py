@@ -36,8 +36,8 @@ IdempotencyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=255,
-        description="Makes the request safe to retry: the same key replays the first answer.",
+        description="1 to 255 printable ASCII characters. Makes the request safe to retry: "
+        "the same key replays the first answer.",
     ),
 ]
 COMMAND_ERRORS = error_responses(400, 401, 402, 404, 409, 413, 422, 502, 504)

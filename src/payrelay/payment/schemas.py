@@ -97,9 +97,8 @@ class CreatePaymentIn(BaseModel):
     )
     idempotency_key: str | None = Field(
         default=None,
-        min_length=1,
-        max_length=255,
-        description="Alternative to the Idempotency-Key header (the shop document's field).",
+        description="Alternative to the Idempotency-Key header (the shop document's field); "
+        "1 to 255 printable ASCII characters.",
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from payrelay.audit import service as audit_service
 from payrelay.connectors.base import PaymentOutcome
 from payrelay.enums import REQUEST_STATUS_BY_PAYMENT_STATUS, PaymentStatus
 from payrelay.kit.db import AsyncSession
-from payrelay.kit.money import format_amount
+from payrelay.kit.money import format_amount, quantize
 from payrelay.payment.repository import PaymentRepository, PaymentRow
 from payrelay.payment.state import Fact, Ledger
 
@@ -34,14 +35,19 @@ class StatusChange:
 async def ledger_of(session: AsyncSession, row: PaymentRow) -> Ledger:
     transaction = row.transaction
     reserved = await PaymentRepository(session).reservations(transaction.id)
+
+    def exact(amount: Decimal) -> Decimal:
+        """The column's scale is wider than the currency's; show amounts in the currency's."""
+        return quantize(amount, transaction.currency)
+
     return Ledger(
         status=PaymentStatus(transaction.status),
-        amount=transaction.amount,
-        authorized=transaction.authorized_amount,
-        captured=transaction.captured_amount,
-        refunded=transaction.refunded_amount,
-        capture_pending=reserved.capture,
-        refund_pending=reserved.refund,
+        amount=exact(transaction.amount),
+        authorized=exact(transaction.authorized_amount),
+        captured=exact(transaction.captured_amount),
+        refunded=exact(transaction.refunded_amount),
+        capture_pending=exact(reserved.capture),
+        refund_pending=exact(reserved.refund),
         void_pending=reserved.void,
     )
 
