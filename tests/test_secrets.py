@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+import structlog
 from sqlalchemy import select
 
 from payrelay.models import PaymentGateway, PaymentLog
@@ -24,7 +25,13 @@ class Collect(logging.Handler):
 @pytest.fixture
 def collected_logs():
     root = logging.getLogger()
-    handler = Collect(root.handlers[0].formatter if root.handlers else None)
+    # payrelay's own handler (pytest adds its own handlers to the root logger too).
+    ours = next(
+        handler.formatter
+        for handler in root.handlers
+        if isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+    )
+    handler = Collect(ours)
     root.addHandler(handler)
     yield handler.lines
     root.removeHandler(handler)

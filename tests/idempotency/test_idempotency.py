@@ -211,6 +211,14 @@ async def test_capture_key_reused_for_a_refund_is_422(factory, db):
     assert error_code(response) == "idempotency_key_reused"
     assert (await shop.get(payment["id"]))["refunded_amount"] == "0"
     assert await operations(db, payment["id"], "refund") == []
+    # Nor can an operation's key create a payment.
+    created = await shop.create(key=key)
+    assert created.status_code == 422
+    assert error_code(created) == "idempotency_key_reused"
+    assert created.json()["error"]["details"]["original_path"] == (
+        f"payments.capture:{payment['id']}"
+    )
+    assert await payment_request_count(db, shop.id) == 1
 
 
 # --- capture, void, refund -------------------------------------------------------------------

@@ -218,6 +218,7 @@ async def test_unknown_outcome_past_the_gateway_key_window_is_never_resent(facto
     )
     await set_base_url(db, shop.sandbox_account_id, None)
     calls_before = await http_requests(http, SANDBOX_CREATE_ROUTE)
+    attempts_before = (await create_operation(db, payment_id))["attempts"]
 
     retried = await post_create(http, shop.api_key, body, key)
 
@@ -226,7 +227,9 @@ async def test_unknown_outcome_past_the_gateway_key_window_is_never_resent(facto
     assert retried.json()["error"]["details"]["payment_id"] == payment_id
     assert await http_requests(http, SANDBOX_CREATE_ROUTE) == calls_before
     assert await sandbox_rows(db, shop.sandbox_account_id) == []
-    assert (await create_operation(db, payment_id))["status"] == "unknown"
+    operation = await create_operation(db, payment_id)
+    assert operation["status"] == "unknown"
+    assert operation["attempts"] == attempts_before  # not counted: nothing was sent
 
 
 # --- a crash after the gateway answered, before we committed ----------------------------------
@@ -349,7 +352,9 @@ async def test_crash_before_the_gateway_was_called_resumes_and_captures_once(fac
     assert len(await operations(db, payment["id"], "capture")) == 1
 
 
-async def test_crash_after_the_gateway_created_the_payment_resumes_the_create(factory, http, db):
+async def test_crash_after_the_gateway_created_the_payment_resumes_the_create(
+    factory, http, db, settings
+):
     shop = await factory.merchant()
     key, body = _key(), create_body()
     parsed = CreatePaymentIn.model_validate(body)
@@ -399,7 +404,9 @@ async def test_crash_after_the_gateway_created_the_payment_resumes_the_create(fa
             "amount": "150000",
             "currency": "VND",
             "capture_method": "automatic",
-            "notify_url": f"{http.base_url}/webhooks/sandbox/{shop.sandbox_account_id}",
+            "notify_url": (
+                f"{settings.resolved_public_url()}/webhooks/sandbox/{shop.sandbox_account_id}"
+            ),
         },
         headers={
             "Authorization": f"Bearer {config['api_key']}",

@@ -68,6 +68,7 @@ class ApiResult:
 class Unresolved:
     status: OperationStatus  # pending: nothing was sent; unknown: sent, answer lost
     message: str
+    attempted: bool = True  # False when the gateway was deliberately not called
 
 
 GatewayCall = Callable[[Connector], Awaitable[PaymentResult | OperationResult]]
@@ -183,6 +184,7 @@ class PaymentOrchestrator:
                     operation.id,
                     outcome.status,
                     outcome.message,
+                    attempted=outcome.attempted,
                     next_check_at=now + FIRST_CHECK_DELAY,
                     now=now,
                 )
@@ -241,7 +243,9 @@ class PaymentOrchestrator:
             and _now() - operation.created_at > window
         ):
             # Past the gateway's key window a resend could charge twice: leave it to the janitor.
-            return Unresolved(OperationStatus.UNKNOWN, "outcome unknown; awaiting status query")
+            return Unresolved(
+                OperationStatus.UNKNOWN, "outcome unknown; awaiting status query", attempted=False
+            )
         connector = connectors.build_connector(
             target.code,
             account_context(target.account, self.settings.resolved_public_url()),

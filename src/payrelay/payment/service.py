@@ -477,6 +477,7 @@ async def mark_unresolved(
     status: OperationStatus,
     error: str,
     *,
+    attempted: bool,
     next_check_at: datetime,
     now: datetime,
 ) -> None:
@@ -488,7 +489,8 @@ async def mark_unresolved(
     if operation.status not in (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.value):
         return
     operation.status = status.value
-    operation.attempts += 1
+    if attempted:
+        operation.attempts += 1
     operation.error = {"message": error, "at": now.isoformat()}
     operation.next_check_at = next_check_at
     operation.updated_at = now
