@@ -1,3 +1,13 @@
+import asyncio
+import os
+
+import httpx
+import pytest
+
+from payrelay.config import Settings
+from tests.conftest import ServerThread, _admin, _database_on, _free_port
+
+
 async def test_healthz(http):
     response = await http.get("/healthz")
     assert response.status_code == 200
@@ -42,3 +52,27 @@ async def test_openapi_and_docs_are_served(http):
     docs = await http.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+@pytest.mark.parametrize("database", ["unmigrated", "missing"])
+async def test_readyz_is_503_until_the_database_is_there_and_migrated(database_url, database):
+    name = f"payrelay_{database}_{os.getpid()}"
+    if database == "unmigrated":
+        await _admin(database_url, f'CREATE DATABASE "{name}"')
+    port = _free_port()
+    settings = Settings(
+        database_url=_database_on(database_url, name), port=port, log_level="WARNING"
+    )
+    server = ServerThread(settings, _database_on(database_url, name))
+    await asyncio.to_thread(server.start)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            response = await client.get("/readyz")
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        await asyncio.to_thread(server.stop)
+        if database == "unmigrated":
+            await _admin(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+    assert response.status_code == 503
+    expected = "database not migrated" if database == "unmigrated" else "database unreachable"
+    assert response.json()["reason"] == expected

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from payrelay.kit import migrate
 from payrelay.logging import get_logger
+from payrelay.ops import repository as ops_repository
 from payrelay.web import State
 
 log = get_logger(__name__)
@@ -28,9 +28,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: State) -> JSONResponse:
     try:
         async with state.db.session() as session:
-            applied = set(
-                (await session.execute(text("SELECT version_num FROM alembic_version"))).scalars()
-            )
+            applied = await ops_repository.applied_revisions(session)
     except Exception as exc:
         log.warning("readyz.database_unreachable", error=type(exc).__name__)
         return JSONResponse(

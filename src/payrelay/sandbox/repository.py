@@ -32,6 +32,15 @@ class SandboxRepository:
         )
         return result.scalar_one_or_none()
 
+    async def get(self, account_id: int, transaction_id: str) -> SandboxTransaction | None:
+        result = await self.session.execute(
+            select(SandboxTransaction).where(
+                SandboxTransaction.account_id == account_id,
+                SandboxTransaction.id == transaction_id,
+            )
+        )
+        return result.scalar_one_or_none()
+
     async def lock(self, account_id: int, transaction_id: str) -> SandboxTransaction | None:
         result = await self.session.execute(
             select(SandboxTransaction)

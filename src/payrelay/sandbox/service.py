@@ -261,7 +261,7 @@ def _amount(value: Any) -> Decimal:
 async def get(
     session: AsyncSession, account: PaymentGateway, transaction_id: str
 ) -> SandboxTransaction:
-    payment = await session.get(SandboxTransaction, transaction_id)
-    if payment is None or payment.account_id != account.id:
+    payment = await SandboxRepository(session).get(account.id, transaction_id)
+    if payment is None:
         raise SandboxNotFound("no such sandbox payment")
     return payment
