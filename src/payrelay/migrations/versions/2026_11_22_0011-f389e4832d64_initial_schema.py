@@ -56,12 +56,10 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "status IN ('active', 'disabled')", name=op.f("ck_merchants_status_valid")
-        ),
+        sa.CheckConstraint("status IN ('active', 'disabled')", name=op.f("merchants_status_valid")),
         sa.CheckConstraint(
             "commission_rate >= 0 AND commission_rate < 1",
-            name=op.f("ck_merchants_commission_rate_range"),
+            name=op.f("merchants_commission_rate_range"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merchants")),
     )
@@ -159,9 +157,9 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "status IN ('pending', 'completed', 'failed', 'cancelled', 'expired')",
-            name=op.f("ck_payment_requests_status_valid"),
+            name=op.f("payment_requests_status_valid"),
         ),
-        sa.CheckConstraint("amount > 0", name=op.f("ck_payment_requests_amount_positive")),
+        sa.CheckConstraint("amount > 0", name=op.f("payment_requests_amount_positive")),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
             ["merchants.id"],
@@ -299,7 +297,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "status IN ('pending', 'delivering', 'delivered', 'failed', 'dead')",
-            name=op.f("ck_payment_callbacks_status_valid"),
+            name=op.f("payment_callbacks_status_valid"),
         ),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
@@ -428,28 +426,28 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.TIMESTAMP(timezone=True), nullable=False),
         sa.CheckConstraint(
             "capture_method IN ('automatic', 'manual')",
-            name=op.f("ck_payment_transactions_capture_method_valid"),
+            name=op.f("payment_transactions_capture_method_valid"),
         ),
         sa.CheckConstraint(
             "status IN ('pending', 'authorized', 'captured', 'partially_refunded', 'refunded', 'voided', 'failed', 'expired', 'cancelled')",
-            name=op.f("ck_payment_transactions_status_valid"),
+            name=op.f("payment_transactions_status_valid"),
         ),
-        sa.CheckConstraint("amount > 0", name=op.f("ck_payment_transactions_amount_positive")),
+        sa.CheckConstraint("amount > 0", name=op.f("payment_transactions_amount_positive")),
         sa.CheckConstraint(
             "authorized_amount >= 0 AND authorized_amount <= amount",
-            name=op.f("ck_payment_transactions_authorized_range"),
+            name=op.f("payment_transactions_authorized_range"),
         ),
         sa.CheckConstraint(
             "captured_amount >= 0 AND captured_amount <= authorized_amount",
-            name=op.f("ck_payment_transactions_captured_range"),
+            name=op.f("payment_transactions_captured_range"),
         ),
         sa.CheckConstraint(
             "marketplace_commission >= 0 AND seller_amount >= 0 AND marketplace_commission + seller_amount = amount",
-            name=op.f("ck_payment_transactions_commission_split"),
+            name=op.f("payment_transactions_commission_split"),
         ),
         sa.CheckConstraint(
             "refunded_amount >= 0 AND refunded_amount <= captured_amount",
-            name=op.f("ck_payment_transactions_refunded_range"),
+            name=op.f("payment_transactions_refunded_range"),
         ),
         sa.ForeignKeyConstraint(
             ["gateway_id"],
@@ -568,7 +566,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "status IN ('received', 'processed', 'ignored', 'rejected', 'failed')",
-            name=op.f("ck_payment_webhooks_status_valid"),
+            name=op.f("payment_webhooks_status_valid"),
         ),
         sa.ForeignKeyConstraint(
             ["gateway_account_id"],
@@ -693,12 +691,12 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "status IN ('held', 'released', 'refunded', 'cancelled')",
-            name=op.f("ck_escrow_payments_status_valid"),
+            name=op.f("escrow_payments_status_valid"),
         ),
-        sa.CheckConstraint("amount >= 0", name=op.f("ck_escrow_payments_amount_non_negative")),
+        sa.CheckConstraint("amount >= 0", name=op.f("escrow_payments_amount_non_negative")),
         sa.CheckConstraint(
             "refunded_amount >= 0 AND refunded_amount <= amount",
-            name=op.f("ck_escrow_payments_refunded_range"),
+            name=op.f("escrow_payments_refunded_range"),
         ),
         sa.ForeignKeyConstraint(
             ["merchant_id"], ["merchants.id"], name=op.f("fk_escrow_payments_merchant_id_merchants")
@@ -755,14 +753,14 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.TIMESTAMP(timezone=True), nullable=True),
         sa.CheckConstraint(
             "kind IN ('create', 'capture', 'void', 'refund')",
-            name=op.f("ck_payment_operations_kind_valid"),
+            name=op.f("payment_operations_kind_valid"),
         ),
         sa.CheckConstraint(
             "status IN ('pending', 'succeeded', 'failed', 'unknown')",
-            name=op.f("ck_payment_operations_status_valid"),
+            name=op.f("payment_operations_status_valid"),
         ),
         sa.CheckConstraint(
-            "amount IS NULL OR amount > 0", name=op.f("ck_payment_operations_amount_positive")
+            "amount IS NULL OR amount > 0", name=op.f("payment_operations_amount_positive")
         ),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
@@ -814,10 +812,10 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.TIMESTAMP(timezone=True), nullable=True),
         sa.CheckConstraint(
             "recovery_point IN ('started', 'operation_recorded', 'finished')",
-            name=op.f("ck_idempotency_keys_recovery_point_valid"),
+            name=op.f("idempotency_keys_recovery_point_valid"),
         ),
         sa.CheckConstraint(
-            "state IN ('in_progress', 'completed')", name=op.f("ck_idempotency_keys_state_valid")
+            "state IN ('in_progress', 'completed')", name=op.f("idempotency_keys_state_valid")
         ),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
