@@ -120,15 +120,7 @@ def validate_amount(amount: Decimal, currency: str, capabilities: Capabilities) 
             f"the gateway does not accept {currency}",
             details={"currency": currency, "accepted": sorted(capabilities.currencies or [])},
         )
-    try:
-        amount = money.quantize(amount, currency)
-    except money.TooPrecise:
-        raise AmountTooPrecise(
-            f"{currency} amounts have at most {money.currency_exponent(currency)} decimal places",
-            details={"amount": str(amount), "currency": currency},
-        ) from None
-    if amount <= 0:
-        raise InvalidAmount("amount must be greater than zero", details={"amount": str(amount)})
+    amount = exact_positive_amount(amount, currency)
     if amount.adjusted() >= MAX_AMOUNT_DIGITS:
         raise AmountOutOfRange("amount is too large", details={"amount": str(amount)})
     low, high = capabilities.min_amount.get(currency), capabilities.max_amount.get(currency)
@@ -140,9 +132,8 @@ def validate_amount(amount: Decimal, currency: str, capabilities: Capabilities) 
     return amount
 
 
-def validate_operation_amount(amount: Decimal | None, currency: str) -> Decimal | None:
-    if amount is None:
-        return None
+def exact_positive_amount(amount: Decimal, currency: str) -> Decimal:
+    """`amount` in the currency's minor unit, refusing extra digits and anything not above 0."""
     try:
         amount = money.quantize(amount, currency)
     except money.TooPrecise:
@@ -325,7 +316,8 @@ async def plan_operation(
     if row is None:
         raise PaymentNotFound("payment not found")
     capabilities = connectors.connector_class(row.gateway).capabilities
-    amount = validate_operation_amount(amount, row.transaction.currency)
+    if amount is not None:
+        amount = exact_positive_amount(amount, row.transaction.currency)
     ledger = await ledger_of(session, row)
     if kind is OperationKind.CAPTURE:
         planned = state.plan_capture(ledger, amount)
