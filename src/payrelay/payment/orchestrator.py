@@ -40,11 +40,13 @@ from payrelay.idempotency import service as idempotency_service
 from payrelay.kit.db import Database
 from payrelay.logging import get_logger
 from payrelay.models import Merchant
+from payrelay.payment import results as payment_results
 from payrelay.payment import service as payment_service
 from payrelay.payment.metrics import record_status_change
 from payrelay.payment.presenter import payment_body
+from payrelay.payment.results import Applied
 from payrelay.payment.schemas import CreatePaymentIn
-from payrelay.payment.service import Applied, CreateOptions, GatewayTarget
+from payrelay.payment.service import CreateOptions, GatewayTarget
 
 log = get_logger(__name__)
 
@@ -179,7 +181,7 @@ class PaymentOrchestrator:
         async with self.db.transaction() as session:
             now = _now()
             if isinstance(outcome, Unresolved):
-                await payment_service.mark_unresolved(
+                await payment_results.mark_unresolved(
                     session,
                     operation.id,
                     outcome.status,
@@ -192,11 +194,11 @@ class PaymentOrchestrator:
                     await idempotency_service.release(session, key_id)
                 applied = None
             elif isinstance(outcome, PaymentResult):
-                applied = await payment_service.apply_create_result(
+                applied = await payment_results.apply_create_result(
                     session, operation.id, outcome, now=now
                 )
             elif isinstance(outcome, OperationResult):
-                applied = await payment_service.apply_operation_result(
+                applied = await payment_results.apply_operation_result(
                     session, operation.id, outcome, now=now
                 )
             else:  # resolved meanwhile by a webhook or the janitor: answer from the ledger

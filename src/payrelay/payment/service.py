@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -15,11 +14,6 @@ from payrelay import connectors
 from payrelay.audit import service as audit_service
 from payrelay.connectors.base import (
     Capabilities,
-    GatewayEvent,
-    OperationOutcome,
-    OperationResult,
-    PaymentOutcome,
-    PaymentResult,
 )
 from payrelay.enums import CaptureMethod, OperationKind, OperationStatus, PaymentStatus
 from payrelay.gateway_account import service as gateway_account_service
@@ -50,7 +44,7 @@ from payrelay.payment.errors import (
 )
 from payrelay.payment.repository import PaymentRepository, PaymentRow
 from payrelay.payment.schemas import CreatePaymentIn
-from payrelay.payment.transitions import FACT_BY_OUTCOME, StatusChange, ledger_of, write_ledger
+from payrelay.payment.transitions import ledger_of
 
 ACTIVE_INDEX = "uq_payment_transactions_active_user_listing"
 MAX_AMOUNT_DIGITS = 15
@@ -71,12 +65,6 @@ class CreateOptions:
     allow_private_callbacks: bool
     duplicate_charge_window: timedelta
     default_expires_in: timedelta
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    row: PaymentRow
-    change: StatusChange | None
 
 
 def gateway_key(operation_id: uuid.UUID) -> str:
@@ -364,200 +352,6 @@ async def plan_operation(
     account = await gateway_account_service.get_account_by_id(session, row.transaction.gateway_id)
     assert account is not None
     return GatewayTarget(row.gateway, account, operation, row)
-
-
-# --- results -------------------------------------------------------------------------------
-
-
-async def apply_create_result(
-    session: AsyncSession, operation_id: uuid.UUID, result: PaymentResult, *, now: datetime
-) -> Applied:
-    repository = PaymentRepository(session)
-    operation = await repository.lock_operation(operation_id)
-    assert operation is not None
-    row = await repository.lock_by_transaction(operation.payment_transaction_id)
-    assert row is not None
-    transaction = row.transaction
-    declined = result.outcome is PaymentOutcome.DECLINED
-    operation.status = (OperationStatus.FAILED if declined else OperationStatus.SUCCEEDED).value
-    operation.gateway_operation_id = result.gateway_transaction_id
-    operation.attempts += 1
-    operation.completed_at = now
-    operation.updated_at = now
-    operation.error = _decline_dict(result.decline, now) if declined else None
-    transaction.gateway_transaction_id = result.gateway_transaction_id
-    transaction.gateway_reference_id = result.gateway_reference_id
-    transaction.gateway_status = result.gateway_status[:50]
-    transaction.gateway_response = dict(result.raw)
-    transaction.next_action = result.next_action.as_dict() if result.next_action else None
-    if declined:
-        transaction.error_details = _decline_dict(result.decline, now)
-    await session.flush()
-    await audit_service.record(
-        session,
-        event_type="payment.initiated",
-        actor="gateway",
-        merchant_id=transaction.merchant_id,
-        payment_request_id=row.request.id,
-        payment_transaction_id=transaction.id,
-        data={"operation_id": str(operation_id), "gateway_status": result.gateway_status},
-        gateway_response=dict(result.raw),
-    )
-    change = await _apply_outcome(session, row, result.outcome, result.amount, now, "gateway")
-    return Applied(row=row, change=change)
-
-
-async def apply_operation_result(
-    session: AsyncSession, operation_id: uuid.UUID, result: OperationResult, *, now: datetime
-) -> Applied:
-    repository = PaymentRepository(session)
-    operation = await repository.lock_operation(operation_id)
-    assert operation is not None
-    row = await repository.lock_by_transaction(operation.payment_transaction_id)
-    assert row is not None
-    if operation.status not in (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.value):
-        return Applied(row=row, change=None)  # already resolved (webhook or janitor was first)
-    operation.gateway_operation_id = result.gateway_operation_id
-    operation.attempts += 1
-    operation.updated_at = now
-    if result.outcome is OperationOutcome.PENDING:
-        await session.flush()
-        return Applied(row=row, change=None)
-    succeeded = result.outcome is OperationOutcome.SUCCEEDED
-    operation.status = (OperationStatus.SUCCEEDED if succeeded else OperationStatus.FAILED).value
-    operation.completed_at = now
-    operation.error = None if succeeded else _decline_dict(result.decline, now)
-    row.transaction.gateway_status = result.gateway_status[:50]
-    await session.flush()
-    kind = OperationKind(operation.kind)
-    await audit_service.record(
-        session,
-        event_type=f"{kind.value}.{'succeeded' if succeeded else 'failed'}",
-        actor="gateway",
-        merchant_id=operation.merchant_id,
-        payment_request_id=row.request.id,
-        payment_transaction_id=row.transaction.id,
-        data={"operation_id": str(operation.id), "error": operation.error},
-        gateway_response=dict(result.raw),
-    )
-    if not succeeded:
-        return Applied(row=row, change=None)
-    fact = {
-        OperationKind.CAPTURE: state.Fact.CAPTURED,
-        OperationKind.VOID: state.Fact.VOIDED,
-        OperationKind.REFUND: state.Fact.REFUNDED,
-    }[kind]
-    # Read after the operation left `pending`: its amount is no longer reserved.
-    before = await ledger_of(session, row)
-    after = state.apply(before, fact, operation.amount)
-    change = await write_ledger(
-        session,
-        row,
-        before,
-        after,
-        now=now,
-        actor="gateway",
-        authorization_validity=_validity(row.gateway),
-        data={"operation_id": str(operation.id)},
-    )
-    return Applied(row=row, change=change)
-
-
-async def mark_unresolved(
-    session: AsyncSession,
-    operation_id: uuid.UUID,
-    status: OperationStatus,
-    error: str,
-    *,
-    attempted: bool,
-    next_check_at: datetime,
-    now: datetime,
-) -> None:
-    """The gateway did not answer: keep the operation (and its reservation) for a retry or the
-    janitor's status query."""
-    repository = PaymentRepository(session)
-    operation = await repository.lock_operation(operation_id)
-    assert operation is not None
-    if operation.status not in (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.value):
-        return
-    operation.status = status.value
-    if attempted:
-        operation.attempts += 1
-    operation.error = {"message": error, "at": now.isoformat()}
-    operation.next_check_at = next_check_at
-    operation.updated_at = now
-    await session.flush()
-    row = await repository.lock_by_transaction(operation.payment_transaction_id)
-    assert row is not None
-    await audit_service.record(
-        session,
-        event_type=f"{operation.kind}.{status.value}",
-        actor="gateway",
-        merchant_id=operation.merchant_id,
-        payment_request_id=row.request.id,
-        payment_transaction_id=row.transaction.id,
-        data={"operation_id": str(operation.id), "error": error},
-    )
-
-
-async def apply_gateway_event(
-    session: AsyncSession, transaction_id: int, event: GatewayEvent, *, now: datetime
-) -> Applied:
-    """A fact reported by the gateway (webhook). Duplicates and stale facts change nothing."""
-    row = await PaymentRepository(session).lock_by_transaction(transaction_id)
-    assert row is not None
-    transaction = row.transaction
-    if event.gateway_transaction_id and not transaction.gateway_transaction_id:
-        transaction.gateway_transaction_id = event.gateway_transaction_id
-    if event.outcome is PaymentOutcome.DECLINED and transaction.status == "pending":
-        transaction.error_details = _decline_dict(event.decline, now)
-    if PaymentStatus(transaction.status) is PaymentStatus.PENDING:
-        transaction.gateway_status = event.gateway_status[:50]
-        if event.outcome is not PaymentOutcome.PENDING:
-            transaction.next_action = None
-    await session.flush()
-    change = await _apply_outcome(session, row, event.outcome, event.amount, now, "gateway")
-    return Applied(row=row, change=change)
-
-
-async def _apply_outcome(
-    session: AsyncSession,
-    row: PaymentRow,
-    outcome: PaymentOutcome,
-    amount: Decimal | None,
-    now: datetime,
-    actor: str,
-) -> StatusChange | None:
-    before = await ledger_of(session, row)
-    after = state.apply(before, FACT_BY_OUTCOME[outcome], amount)
-    return await write_ledger(
-        session,
-        row,
-        before,
-        after,
-        now=now,
-        actor=actor,
-        authorization_validity=_validity(row.gateway),
-    )
-
-
-def _validity(code: str) -> timedelta:
-    return connectors.connector_class(code).capabilities.authorization_validity
-
-
-def _decline_dict(decline: Any, now: datetime) -> dict[str, Any]:
-    if decline is None:
-        return {
-            "code": "declined",
-            "message": "Declined by the gateway",
-            "timestamp": now.isoformat(),
-        }
-    return {
-        "code": decline.code,
-        "message": decline.message,
-        "gateway_code": decline.gateway_code,
-        "timestamp": now.isoformat(),
-    }
 
 
 # --- reads ---------------------------------------------------------------------------------

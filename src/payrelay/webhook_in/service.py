@@ -15,7 +15,7 @@ from payrelay.enums import PaymentStatus, WebhookStatus
 from payrelay.kit.db import AsyncSession
 from payrelay.kit.redact import redact
 from payrelay.models import PaymentGateway
-from payrelay.payment import service as payment_service
+from payrelay.payment import results as payment_results
 from payrelay.payment.repository import PaymentRepository
 from payrelay.webhook_in.repository import WebhookRepository
 
@@ -122,7 +122,7 @@ async def process(
             updated_at=now,
         )
         return Processed(WebhookStatus.IGNORED, None, account.code)
-    applied = await payment_service.apply_gateway_event(session, transaction_id, event, now=now)
+    applied = await payment_results.apply_gateway_event(session, transaction_id, event, now=now)
     status = WebhookStatus.PROCESSED if applied.change is not None else WebhookStatus.IGNORED
     await repository.update(
         row_id,
