@@ -107,13 +107,17 @@ class Factory:
     settings: Settings
 
     async def merchant(
-        self, *, commission_rate: Decimal = Decimal("0.05"), name: str = "Test shop"
+        self,
+        *,
+        commission_rate: Decimal = Decimal("0.05"),
+        name: str = "Test shop",
+        callback_url: str | None = None,
     ) -> MerchantClient:
         async with self.db.transaction() as session:
             created = await merchant_service.create_merchant(
                 session,
                 name=name,
-                callback_url=None,
+                callback_url=callback_url,
                 commission_rate=commission_rate,
                 allow_private_callbacks=True,
             )

@@ -2,6 +2,7 @@
 
 from payrelay.models.api_key import ApiKey
 from payrelay.models.base import Model
+from payrelay.models.callback_attempt import CallbackAttempt
 from payrelay.models.escrow_payment import EscrowPayment
 from payrelay.models.idempotency_key import IdempotencyKey
 from payrelay.models.merchant import Merchant
@@ -17,6 +18,7 @@ from payrelay.models.sandbox_transaction import SandboxTransaction
 
 __all__ = [
     "ApiKey",
+    "CallbackAttempt",
     "EscrowPayment",
     "IdempotencyKey",
     "Merchant",

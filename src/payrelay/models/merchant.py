@@ -30,5 +30,7 @@ class Merchant(Model):
     previous_callback_secret_expires_at: Mapped[datetime | None]
     commission_rate: Mapped[Decimal] = mapped_column(Numeric(7, 6), server_default=text("0.05"))
     status: Mapped[str] = mapped_column(String(20), server_default=MerchantStatus.ACTIVE.value)
+    # Set when the endpoint answered 410 Gone: callbacks wait until it is re-enabled.
+    callback_url_disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -4,7 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrelay.enums import CallbackStatus, sql_in
@@ -22,6 +31,12 @@ class PaymentCallback(Model):
         Index("ix_payment_callbacks_next_retry_at", "next_retry_at"),
         Index("ix_payment_callbacks_created_at", "created_at"),
         Index("ix_payment_callbacks_merchant_id", "merchant_id", "status"),
+        Index(
+            "ix_payment_callbacks_due",
+            "next_retry_at",
+            postgresql_where=text("status IN ('pending', 'failed', 'delivering')"),
+        ),
+        UniqueConstraint("payment_request_id", "sequence"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
-"""Writing a state-machine step to the rows: amounts, timestamps, request status, audit."""
+"""Writing a state-machine step to the rows: amounts, timestamps, request status, the audit
+trail and the merchant's callback, all in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from payrelay.audit import service as audit_service
+from payrelay.callback import service as callback_service
 from payrelay.connectors.base import PaymentOutcome
 from payrelay.enums import REQUEST_STATUS_BY_PAYMENT_STATUS, PaymentStatus
 from payrelay.kit.db import AsyncSession
 from payrelay.kit.money import format_amount, quantize
+from payrelay.payment.presenter import payment_body
 from payrelay.payment.repository import PaymentRepository, PaymentRow
 from payrelay.payment.state import Fact, Ledger
 
@@ -101,6 +104,16 @@ async def write_ledger(
         payment_transaction_id=transaction.id,
         data=event_data,
     )
+    if event_type in callback_service.EVENT_TYPES:
+        await callback_service.enqueue(
+            session,
+            merchant_id=transaction.merchant_id,
+            payment_request_id=request.id,
+            event_type=event_type,
+            data=payment_body(row),
+            callback_url=request.callback_url,
+            now=now,
+        )
     if after.status is before.status:
         return None
     return StatusChange(before=before.status, after=after.status)
