@@ -81,7 +81,7 @@ class ServerThread:
         from payrelay.app import create_app
 
         config = uvicorn.Config(
-            create_app(settings, url),
+            create_app(settings, url, with_worker=True),
             host="127.0.0.1",
             port=settings.port,
             log_config=None,
@@ -118,6 +118,11 @@ def settings(database_url: str) -> Settings:
         allow_private_callbacks=True,
         log_level="WARNING",
         gateway_timeout_seconds=3,
+        # Callbacks on a compressed schedule, so retries and dead letters take seconds.
+        callback_timeout_seconds=1,
+        callback_retry_schedule=(0.2, 0.4, 0.6),
+        callback_retry_jitter=0,
+        worker_poll_seconds=0.2,
     )
 
 

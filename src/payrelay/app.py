@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +31,7 @@ from payrelay.payment.orchestrator import PaymentOrchestrator
 from payrelay.sandbox import endpoints as sandbox_endpoints
 from payrelay.web import AppState
 from payrelay.webhook_in import endpoints as webhook_endpoints
+from payrelay.worker.runner import Worker
 
 log = get_logger(__name__)
 
@@ -42,7 +44,13 @@ currency's unit (`"150000"` VND, `"1250.50"` RSD). Every error is
 """
 
 
-def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    database_url: str | None = None,
+    *,
+    with_worker: bool = False,
+) -> FastAPI:
+    """The HTTP API; `with_worker` also runs the worker in the same process (role `all`)."""
     settings = settings or get_settings()
     url = database_url or (
         settings.database_url.get_secret_value() if settings.database_url else None
@@ -61,9 +69,14 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.payrelay = AppState(
             settings=settings, db=db, http=http, payments=PaymentOrchestrator(db, http, settings)
         )
+        worker = Worker(db, http, settings) if with_worker else None
+        worker_task = asyncio.create_task(worker.run(), name="payrelay-worker") if worker else None
         try:
             yield
         finally:
+            if worker is not None and worker_task is not None:
+                worker.stop()
+                await worker_task
             await http.aclose()
             await db.dispose()
 

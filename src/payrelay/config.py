@@ -38,6 +38,24 @@ class Settings(BaseSettings):
     duplicate_charge_window: timedelta = timedelta(minutes=5)
     gateway_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    callback_timeout_seconds: float = Field(default=10.0, gt=0)
+    callback_retry_schedule: tuple[float, ...] = Field(
+        default=(5, 300, 1800, 7200, 18000, 36000, 36000),
+        description="Seconds before each retry of a failed callback; then it is dead.",
+    )
+    callback_retry_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    callback_lease_seconds: float = Field(
+        default=60.0, gt=0, description="How long a claimed callback stays claimed."
+    )
+    callback_batch_size: int = Field(default=20, ge=1, le=500)
+    callback_secret_overlap: timedelta = Field(
+        default=timedelta(hours=24),
+        description="After a rotation, how long callbacks carry the old secret's signature too.",
+    )
+    worker_poll_seconds: float = Field(
+        default=2.0, gt=0, description="Polling backstop when no notification wakes the worker."
+    )
+
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)

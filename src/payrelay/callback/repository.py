@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from payrelay.kit.db import AsyncSession
-from payrelay.models import PaymentCallback
+from payrelay.models import CallbackAttempt, Merchant, PaymentCallback
 
 CHANNEL = "payrelay_callbacks"
 
@@ -31,3 +34,67 @@ class CallbackRepository:
     async def notify(self) -> None:
         """Wake idle workers when this transaction commits (Postgres folds duplicates)."""
         await self.session.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedCallback:
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    payment_request_id: uuid.UUID | None
+    event_type: str
+    callback_url: str
+    payload: dict[str, Any]
+    retry_count: int
+    lease: datetime  # the claim's token: finishing checks the row still carries it
+    created_at: datetime
+
+
+_CLAIM = text(
+    """
+    UPDATE payment_callbacks AS c
+    SET status = 'delivering', locked_until = :lease, next_retry_at = :lease, updated_at = :now
+    FROM (
+        SELECT id FROM payment_callbacks
+        WHERE status IN ('pending', 'failed', 'delivering') AND next_retry_at <= :now
+        ORDER BY next_retry_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ) AS due
+    WHERE c.id = due.id
+    RETURNING c.id, c.merchant_id, c.payment_request_id, c.event_type, c.callback_url,
+              c.payload, c.retry_count, c.locked_until, c.created_at
+    """
+)
+
+
+class DeliveryRepository:
+    """The queue side of the outbox: claims with a lease, finishes only what it still holds."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim_due(self, now: datetime, lease: datetime, limit: int) -> list[ClaimedCallback]:
+        result = await self.session.execute(_CLAIM, {"now": now, "lease": lease, "limit": limit})
+        return [ClaimedCallback(*row) for row in result.all()]
+
+    async def finish(self, claimed: ClaimedCallback, **values: Any) -> bool:
+        result = await self.session.execute(
+            update(PaymentCallback)
+            .where(PaymentCallback.id == claimed.id, PaymentCallback.locked_until == claimed.lease)
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def add_attempt(self, attempt: CallbackAttempt) -> None:
+        self.session.add(attempt)
+        await self.session.flush()
+
+    async def disable_merchant_url(self, merchant_id: uuid.UUID, url: str, now: datetime) -> None:
+        await self.session.execute(
+            update(Merchant)
+            .where(Merchant.id == merchant_id, Merchant.callback_url == url)
+            .values(callback_url_disabled_at=now, updated_at=now)
+        )
+
+    async def signing_state(self, merchant_id: uuid.UUID) -> Merchant | None:
+        return await self.session.get(Merchant, merchant_id)

@@ -8,6 +8,7 @@ import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
@@ -41,6 +42,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")
 class Role(StrEnum):
     ALL = "all"
     API = "api"
+    WORKER = "worker"
 
 
 def _fail(message: str, *, as_json: bool, code: str = "error", exit_code: int = 1) -> None:
@@ -107,10 +109,14 @@ def serve(
     try:
         if migrate_first or (migrate_first is None and resolved.embedded is not None):
             migrate.upgrade(resolved.url)
+        where = f"embedded at {settings.home}" if resolved.embedded else "external"
+        if role is Role.WORKER:
+            typer.echo(f"payrelay (worker), database {where}", err=True)
+            asyncio.run(_run_worker(settings, resolved.url))
+            return
         from payrelay.app import create_app
 
-        application = create_app(settings, resolved.url)
-        where = f"embedded at {settings.home}" if resolved.embedded else "external"
+        application = create_app(settings, resolved.url, with_worker=role is Role.ALL)
         typer.echo(
             f"payrelay ({role.value}) on http://{settings.host}:{settings.port}, database {where}",
             err=True,
@@ -130,6 +136,24 @@ def serve(
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+async def _run_worker(settings: Settings, url: str) -> None:
+    """A worker-only process: no HTTP server; SIGTERM and Ctrl-C finish what is claimed."""
+    import httpx
+
+    from payrelay.worker.runner import Worker
+
+    db = open_database(url, settings)
+    async with httpx.AsyncClient(timeout=settings.gateway_timeout_seconds) as http:
+        worker = Worker(db, http, settings)
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, worker.stop)
+        try:
+            await worker.run()
+        finally:
+            await db.dispose()
 
 
 @app.command("migrate")
@@ -198,6 +222,69 @@ def merchant_create(
             typer.echo(f"{key}: {value}")
 
 
+def _merchant_id(value: str, as_json: bool) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        _fail("the merchant id must be a UUID", as_json=as_json, exit_code=2)
+        raise  # unreachable: _fail exits
+
+
+@merchant_app.command("rotate-secret")
+def merchant_rotate_secret(
+    merchant: Annotated[str, typer.Argument(help="Merchant id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Issue a new callback secret; callbacks carry both signatures during the overlap."""
+    merchant_id = _merchant_id(merchant, as_json)
+    settings = get_settings()
+    now = datetime.now(UTC)
+
+    async def work(session: AsyncSession) -> tuple[str, datetime | None]:
+        rotated = await merchant_service.rotate_callback_secret(
+            session, merchant_id, overlap=settings.callback_secret_overlap, now=now
+        )
+        return rotated.callback_secret, rotated.previous_callback_secret_expires_at
+
+    try:
+        secret, old_until = _in_transaction(settings, work)
+    except PayrelayError as exc:
+        _fail(exc.message, as_json=as_json, code=exc.code)
+    output = {
+        "id": str(merchant_id),
+        "callback_secret": secret,
+        "previous_secret_valid_until": old_until.isoformat() if old_until else None,
+    }
+    _print(output, as_json)
+
+
+@merchant_app.command("enable-callbacks")
+def merchant_enable_callbacks(
+    merchant: Annotated[str, typer.Argument(help="Merchant id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-enable a callback URL that answered 410 Gone; held callbacks are sent again."""
+    merchant_id = _merchant_id(merchant, as_json)
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> int:
+        return await merchant_service.enable_callbacks(session, merchant_id, datetime.now(UTC))
+
+    try:
+        resumed = _in_transaction(settings, work)
+    except PayrelayError as exc:
+        _fail(exc.message, as_json=as_json, code=exc.code)
+    _print({"id": str(merchant_id), "resumed_callbacks": resumed}, as_json)
+
+
+def _print(output: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(output))
+    else:
+        for key, value in output.items():
+            typer.echo(f"{key}: {value}")
+
+
 @gateway_app.command("set")
 def gateway_set(
     merchant: Annotated[str, typer.Option(help="Merchant id.")],
@@ -220,7 +307,7 @@ def gateway_set(
 
     async def work(session: AsyncSession) -> tuple[int, str]:
         if await merchant_service.get_merchant(session, merchant_id) is None:
-            raise gateway_account_service.MerchantNotFound(f"no merchant {merchant_id}")
+            raise merchant_service.MerchantNotFound(f"no merchant {merchant_id}")
         account = await gateway_account_service.set_account(
             session, merchant_id=merchant_id, code=gateway, config=parsed
         )

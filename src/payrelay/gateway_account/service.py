@@ -10,7 +10,7 @@ from typing import Any
 from payrelay import connectors
 from payrelay.audit import service as audit_service
 from payrelay.connectors.base import Account, ConfigInvalid
-from payrelay.exceptions import NotFound, UnprocessableEntity
+from payrelay.exceptions import UnprocessableEntity
 from payrelay.gateway_account.repository import GatewayAccountRepository
 from payrelay.kit.db import AsyncSession
 from payrelay.kit.urls import UrlRejected, validate_http_url
@@ -23,10 +23,6 @@ class InvalidGatewayConfig(UnprocessableEntity):
 
 class UnknownGatewayCode(UnprocessableEntity):
     code = "unknown_gateway"
-
-
-class MerchantNotFound(NotFound):
-    code = "merchant_not_found"
 
 
 def webhook_url(public_url: str, code: str, account_id: int) -> str:

@@ -28,3 +28,18 @@ def hmac_sha256_hex(key: bytes, message: bytes) -> str:
 
 def constant_time_equals(left: str, right: str) -> bool:
     return hmac.compare_digest(left.encode(), right.encode())
+
+
+def standard_webhooks_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks: `v1,<base64 HMAC-SHA256(key, "id.timestamp.body")>`, where the
+    secret is `whsec_<base64 key>`."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def body_signature_hex(secret: str, body: bytes) -> str:
+    """Lowercase hex HMAC-SHA256 of the raw body keyed with the whole secret string: what
+    spatie/laravel-webhook-client's default validator checks in the `Signature` header."""
+    return hmac_sha256_hex(secret.encode(), body)

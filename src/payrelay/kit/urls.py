@@ -50,3 +50,19 @@ def validate_callback_url(url: str, *, allow_private: bool) -> str:
             "(set PAYRELAY_ALLOW_PRIVATE_CALLBACKS=true for local development)"
         )
     return url
+
+
+async def resolves_to_private(host: str) -> bool:
+    """True when `host` is, or resolves to, a non-public address (checked at delivery time, so a
+    name cannot be pointed at an internal service after the URL was accepted)."""
+    import asyncio
+    import socket
+
+    if is_private_host(host):
+        return True
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False  # unresolvable: the delivery fails on its own and is retried
+    return any(is_private_host(str(info[4][0])) for info in infos)

@@ -5,9 +5,9 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from payrelay.enums import MerchantStatus
+from payrelay.enums import CallbackStatus, MerchantStatus
 from payrelay.kit.db import AsyncSession
-from payrelay.models import ApiKey, Merchant
+from payrelay.models import ApiKey, Merchant, PaymentCallback
 
 
 class MerchantRepository:
@@ -22,6 +22,25 @@ class MerchantRepository:
 
     async def get(self, merchant_id: uuid.UUID) -> Merchant | None:
         return await self.session.get(Merchant, merchant_id)
+
+    async def lock(self, merchant_id: uuid.UUID) -> Merchant | None:
+        result = await self.session.execute(
+            select(Merchant).where(Merchant.id == merchant_id).with_for_update()
+        )
+        return result.scalar_one_or_none()
+
+    async def resume_held_callbacks(self, merchant_id: uuid.UUID, now: datetime) -> int:
+        """Callbacks held while the URL was disabled (failed, unscheduled) become due."""
+        result = await self.session.execute(
+            update(PaymentCallback)
+            .where(
+                PaymentCallback.merchant_id == merchant_id,
+                PaymentCallback.status == CallbackStatus.FAILED.value,
+                PaymentCallback.next_retry_at.is_(None),
+            )
+            .values(next_retry_at=now, updated_at=now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def find_by_api_key_hash(self, key_hash: str) -> tuple[Merchant, ApiKey] | None:
         result = await self.session.execute(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from payrelay.audit import service as audit_service
-from payrelay.exceptions import Unauthorized, UnprocessableEntity
+from payrelay.exceptions import NotFound, Unauthorized, UnprocessableEntity
 from payrelay.kit.crypto import generate_api_key, generate_webhook_secret, hash_api_key
 from payrelay.kit.db import AsyncSession
 from payrelay.kit.ids import new_id
@@ -22,6 +22,10 @@ API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
 class InvalidMerchant(UnprocessableEntity):
     code = "invalid_merchant"
+
+
+class MerchantNotFound(NotFound):
+    code = "merchant_not_found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +88,46 @@ async def authenticate(session: AsyncSession, bearer_key: str) -> Merchant:
 
 async def get_merchant(session: AsyncSession, merchant_id: uuid.UUID) -> Merchant | None:
     return await MerchantRepository(session).get(merchant_id)
+
+
+async def rotate_callback_secret(
+    session: AsyncSession, merchant_id: uuid.UUID, *, overlap: timedelta, now: datetime
+) -> Merchant:
+    """A new callback secret; the old one keeps signing (as a second signature) for `overlap`."""
+    merchant = await MerchantRepository(session).lock(merchant_id)
+    if merchant is None:
+        raise MerchantNotFound(f"no merchant {merchant_id}")
+    merchant.previous_callback_secret = merchant.callback_secret
+    merchant.previous_callback_secret_expires_at = now + overlap
+    merchant.callback_secret = generate_webhook_secret()
+    merchant.updated_at = now
+    await session.flush()
+    await audit_service.record(
+        session,
+        event_type="merchant.callback_secret_rotated",
+        actor="operator",
+        merchant_id=merchant_id,
+        data={"overlap_seconds": int(overlap.total_seconds())},
+    )
+    return merchant
+
+
+async def enable_callbacks(session: AsyncSession, merchant_id: uuid.UUID, now: datetime) -> int:
+    """Re-enable a callback URL disabled by a 410; held callbacks become due now. Returns how
+    many were resumed."""
+    repository = MerchantRepository(session)
+    merchant = await repository.lock(merchant_id)
+    if merchant is None:
+        raise MerchantNotFound(f"no merchant {merchant_id}")
+    merchant.callback_url_disabled_at = None
+    merchant.updated_at = now
+    await session.flush()
+    resumed = await repository.resume_held_callbacks(merchant_id, now)
+    await audit_service.record(
+        session,
+        event_type="merchant.callbacks_enabled",
+        actor="operator",
+        merchant_id=merchant_id,
+        data={"resumed": resumed},
+    )
+    return resumed

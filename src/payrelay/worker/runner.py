@@ -1,0 +1,95 @@
+"""The worker: delivers callbacks as soon as they are queued (LISTEN/NOTIFY wakes it) and polls as
+a backstop. Any number of workers can run against one database; claims use SKIP LOCKED."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+
+import asyncpg
+import httpx
+
+from payrelay.callback.repository import CHANNEL
+from payrelay.callback.tasks import Clock, deliver_due, utcnow
+from payrelay.config import Settings
+from payrelay.kit.db import Database, sync_libpq_url
+from payrelay.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = db
+        self.http = http
+        self.settings = settings
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop claiming; what is in flight finishes (bounded by the callback timeout)."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(self._listen(), name="payrelay-listen")
+        try:
+            await self._callback_loop()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _callback_loop(self) -> None:
+        poll = self.settings.worker_poll_seconds
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                claimed = await deliver_due(self.db, self.http, self.settings, self.clock)
+            except Exception:
+                log.exception("worker.callbacks_failed")
+                claimed = 0
+            if claimed >= self.settings.callback_batch_size:
+                continue  # more may be due: no waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+
+    async def _listen(self) -> None:
+        """Keep a LISTEN connection open; reconnect after a loss (polling covers the gap)."""
+        url = sync_libpq_url(self.db.url)
+        while not self._stopping.is_set():
+            connection = None
+            try:
+                connection = await asyncpg.connect(url)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _, lost=lost: lost.set())
+                await connection.add_listener(CHANNEL, self._notified)
+                self._wake.set()  # anything queued while we were not listening
+                await _first(self._stopping.wait(), lost.wait())
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("worker.listen_failed", error=type(exc).__name__)
+                await asyncio.sleep(1)
+            finally:
+                if connection is not None and not connection.is_closed():
+                    await connection.close()
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.create_task(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
