@@ -21,6 +21,7 @@ from payrelay.kit import migrate
 from payrelay.kit.db import Database
 from payrelay.kit.embedded import EmbeddedPostgres
 from payrelay.logging import configure_logging
+from tests import inbox
 from tests.factories import Factory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,6 +138,7 @@ def server(settings: Settings, database_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
+    inbox.DATABASE[:] = [database]
     yield database
     await database.dispose()
 

@@ -14,6 +14,7 @@ from payrelay.config import Settings
 from payrelay.gateway_account import service as gateway_account_service
 from payrelay.kit.db import Database
 from payrelay.merchant import service as merchant_service
+from tests import inbox
 
 
 @dataclass
@@ -53,11 +54,16 @@ class MerchantClient:
         return body
 
     async def checkout(self, payment_id: str, outcome: str) -> httpx.Response:
-        return await self.http.post(
+        """Choose the outcome on the sandbox page; wait until the worker applied the sandbox's
+        notification (there is none for `timeout`)."""
+        response = await self.http.post(
             f"/sandbox/checkout/{payment_id}",
             data={"outcome": outcome},
             headers={"Accept": "application/json"},
         )
+        if response.status_code == 200 and response.json().get("notified"):
+            await inbox.drained(self.sandbox_account_id)
+        return response
 
     async def get(self, payment_id: str) -> dict[str, Any]:
         response = await self.http.get(f"/api/v1/payments/{payment_id}", headers=self.headers)

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         default=timedelta(hours=24),
         description="After a rotation, how long callbacks carry the old secret's signature too.",
     )
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    webhook_retry_seconds: float = Field(
+        default=1.0, gt=0, description="First delay before reprocessing a failed webhook."
+    )
     worker_poll_seconds: float = Field(
         default=2.0, gt=0, description="Polling backstop when no notification wakes the worker."
     )

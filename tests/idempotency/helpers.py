@@ -19,6 +19,7 @@ import httpx
 from sqlalchemy import text
 
 from payrelay.kit.db import Database
+from tests import inbox
 
 SANDBOX_CREATE_ROUTE = "/sandbox/api/v1/accounts/{account_id}/payments"
 SANDBOX_OPERATE_ROUTE = "/sandbox/api/v1/accounts/{account_id}/payments/{transaction_id}/{action}"
@@ -239,7 +240,10 @@ async def post_webhook(
     headers = {"Content-Type": "application/json"}
     if signature is not None:
         headers["Sandbox-Signature"] = signature
-    return await http.post(f"/webhooks/{code}/{account_id}", content=body, headers=headers)
+    response = await http.post(f"/webhooks/{code}/{account_id}", content=body, headers=headers)
+    if response.status_code == 200:
+        await inbox.drained(account_id)  # the worker applies it asynchronously
+    return response
 
 
 async def webhook_rows(db: Database, account_id: int) -> list[dict[str, Any]]:

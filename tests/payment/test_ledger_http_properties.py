@@ -97,6 +97,10 @@ async def _scenario(server: str, database_url: str, method: str, plan: list[Any]
             headers={"Accept": "application/json"},
         )
         assert chosen.status_code == 200
+        for _ in range(500):  # the worker applies the sandbox's notification asynchronously
+            if (await client.get(f"/api/v1/payments/{payment_id}")).json()["status"] != "pending":
+                break
+            await asyncio.sleep(0.02)
         for kind, amount in plan:
             before = (await client.get(f"/api/v1/payments/{payment_id}")).json()
             events_before = (await client.get(f"/api/v1/payments/{payment_id}/events")).json()

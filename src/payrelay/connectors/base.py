@@ -223,8 +223,13 @@ class Connector(ABC):
     async def query_status(self, query: StatusQuery) -> PaymentResult: ...
 
     @abstractmethod
+    async def verify_webhook(self, webhook: IncomingWebhook) -> None:
+        """Raise `WebhookRejected` unless the webhook is genuine (signature, timestamp)."""
+
+    @abstractmethod
     def parse_webhook(self, webhook: IncomingWebhook) -> list[GatewayEvent]:
-        """Verify the webhook and return its events; raise `WebhookRejected` if not genuine."""
+        """The events of a verified webhook; `WebhookRejected` if the body cannot be read.
+        Called again by the worker on the stored body, so it must not depend on the time."""
 
     def acknowledge(self, events: list[GatewayEvent]) -> WebhookAck:
         return WebhookAck(status_code=200, body=b'{"received":true}', media_type="application/json")

@@ -36,6 +36,11 @@ class PaymentWebhook(Model):
         Index("ix_payment_webhooks_webhook_id", "webhook_id"),
         Index("ix_payment_webhooks_status", "status"),
         Index("ix_payment_webhooks_created_at", "created_at"),
+        Index(
+            "ix_payment_webhooks_pending",
+            "id",
+            postgresql_where=text("status IN ('received', 'failed')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

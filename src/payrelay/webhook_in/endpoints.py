@@ -1,4 +1,8 @@
-"""`POST /webhooks/{code}/{account_id}`: where gateways report what happened."""
+"""`POST /webhooks/{code}/{account_id}`: where gateways report what happened.
+
+The answer only says the webhook was received: it is verified, stored once per gateway event id
+and acknowledged in the gateway's expected form, then the worker applies it.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ from payrelay.connectors.base import IncomingWebhook, WebhookAck, WebhookRejecte
 from payrelay.exceptions import NotFound
 from payrelay.gateway_account import service as gateway_account_service
 from payrelay.logging import get_logger
-from payrelay.payment.metrics import record_status_change
 from payrelay.web import State
+from payrelay.webhook_in import metrics
 from payrelay.webhook_in import service as webhook_service
 
 log = get_logger(__name__)
@@ -42,33 +46,18 @@ async def receive_webhook(code: str, account_id: int, request: Request, state: S
         gateway_account_service.account_context(account, state.settings.resolved_public_url()),
         state.http,
     )
-    bound = log.bind(gateway=code, account_id=account_id)
+    webhook = IncomingWebhook(headers=headers, body=body, received_at=now)
     try:
-        events = connector.parse_webhook(
-            IncomingWebhook(headers=headers, body=body, received_at=now)
-        )
+        await connector.verify_webhook(webhook)
+        events = connector.parse_webhook(webhook)
     except WebhookRejected as exc:
-        bound.warning("webhook.rejected", reason=str(exc))
+        log.warning("webhook.rejected", gateway=code, account_id=account_id, reason=str(exc))
         async with state.db.transaction() as session:
             await webhook_service.store_rejected(session, account, headers, body, str(exc), now)
+        metrics.record_intake(code, "rejected")
         return _response(connector.reject(str(exc)))
     async with state.db.transaction() as session:
-        stored = [
-            (row_id, event)
-            for event in events
-            if (row_id := await webhook_service.store(session, account, headers, body, event, now))
-            is not None
-        ]
-    for row_id, event in stored:
-        try:
-            async with state.db.transaction() as session:
-                processed = await webhook_service.process(session, account, row_id, event, now)
-        except Exception as exc:
-            bound.exception("webhook.processing_failed", webhook_row_id=row_id)
-            async with state.db.transaction() as session:
-                await webhook_service.mark_failed(session, row_id, type(exc).__name__, now)
-            continue
-        if processed.payment_status is not None:
-            record_status_change(code, processed.payment_status)
-        bound.info("webhook.processed", event_id=event.event_id, result=processed.status.value)
+        for event in events:
+            stored = await webhook_service.store(session, account, headers, body, event, now)
+            metrics.record_intake(code, "accepted" if stored is not None else "duplicate")
     return _response(connector.acknowledge(events))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from payrelay.audit import service as audit_service
@@ -19,6 +19,7 @@ from payrelay.payment import results as payment_results
 from payrelay.payment.repository import PaymentRepository
 from payrelay.webhook_in.repository import WebhookRepository
 
+PENDING_STATUSES = (WebhookStatus.RECEIVED.value, WebhookStatus.FAILED.value)
 SIGNATURE_HEADERS = (
     "sandbox-signature",
     "stripe-signature",
@@ -85,8 +86,10 @@ async def store(
     event: GatewayEvent,
     now: datetime,
 ) -> int | None:
-    """The inbox row for this event, or None if the gateway already sent it (a duplicate)."""
-    return await WebhookRepository(session).insert_if_new(
+    """The inbox row for this event, or None if the gateway already sent it (a duplicate).
+    A new row wakes the workers when the transaction commits."""
+    repository = WebhookRepository(session)
+    row_id = await repository.insert_if_new(
         {
             "gateway_account_id": account.id,
             "gateway_name": account.code,
@@ -101,6 +104,9 @@ async def store(
             "updated_at": now,
         }
     )
+    if row_id is not None:
+        await repository.notify()
+    return row_id
 
 
 async def process(
@@ -108,7 +114,7 @@ async def process(
 ) -> Processed:
     repository = WebhookRepository(session)
     webhook = await repository.lock(row_id)
-    if webhook is None or webhook.status != WebhookStatus.RECEIVED.value:
+    if webhook is None or webhook.status not in PENDING_STATUSES:
         return Processed(WebhookStatus.IGNORED, None, account.code)
     transaction_id = await PaymentRepository(session).find_transaction_id(
         account.id, payment_id=event.payment_id, gateway_transaction_id=event.gateway_transaction_id
@@ -152,15 +158,20 @@ async def process(
     )
 
 
-async def mark_failed(session: AsyncSession, row_id: int, error: str, now: datetime) -> None:
+async def mark_failed(
+    session: AsyncSession, row_id: int, error: str, now: datetime, retry_base: float
+) -> None:
+    """Processing failed: try again later, backing off (base × 2^n, at most an hour)."""
     repository = WebhookRepository(session)
     webhook = await repository.lock(row_id)
-    if webhook is None:
+    if webhook is None or webhook.status not in PENDING_STATUSES:
         return
+    delay = min(retry_base * 2**webhook.retry_count, 3600.0)
     await repository.update(
         row_id,
         status=WebhookStatus.FAILED.value,
         retry_count=webhook.retry_count + 1,
         error=error[:1000],
+        locked_until=now + timedelta(seconds=delay),
         updated_at=now,
     )

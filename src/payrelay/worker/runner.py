@@ -1,5 +1,6 @@
-"""The worker: delivers callbacks as soon as they are queued (LISTEN/NOTIFY wakes it) and polls as
-a backstop. Any number of workers can run against one database; claims use SKIP LOCKED."""
+"""The worker: applies stored gateway webhooks and delivers callbacks as soon as they are queued
+(LISTEN/NOTIFY wakes it), polling as a backstop. Any number of workers can run against one
+database; every claim uses SKIP LOCKED and a lease."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 import asyncpg
 import httpx
 
-from payrelay.callback.repository import CHANNEL
+from payrelay.callback.repository import CHANNEL as CALLBACKS
 from payrelay.callback.tasks import Clock, deliver_due, utcnow
 from payrelay.config import Settings
 from payrelay.kit.db import Database, sync_libpq_url
 from payrelay.logging import get_logger
+from payrelay.webhook_in.repository import CHANNEL as WEBHOOKS
+from payrelay.webhook_in.tasks import process_due
 
 log = get_logger(__name__)
 
@@ -43,21 +46,22 @@ class Worker:
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen(), name="payrelay-listen")
         try:
-            await self._callback_loop()
+            await self._queue_loop()
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
-    async def _callback_loop(self) -> None:
+    async def _queue_loop(self) -> None:
         poll = self.settings.worker_poll_seconds
         while not self._stopping.is_set():
             self._wake.clear()
-            try:
-                claimed = await deliver_due(self.db, self.http, self.settings, self.clock)
-            except Exception:
-                log.exception("worker.callbacks_failed")
-                claimed = 0
+            claimed = 0
+            for job in (process_due, deliver_due):
+                try:
+                    claimed = max(claimed, await job(self.db, self.http, self.settings, self.clock))
+                except Exception:
+                    log.exception("worker.job_failed", job=job.__name__)
             if claimed >= self.settings.callback_batch_size:
                 continue  # more may be due: no waiting
             with contextlib.suppress(TimeoutError):
@@ -72,7 +76,8 @@ class Worker:
                 connection = await asyncpg.connect(url)
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _, lost=lost: lost.set())
-                await connection.add_listener(CHANNEL, self._notified)
+                for channel in (WEBHOOKS, CALLBACKS):
+                    await connection.add_listener(channel, self._notified)
                 self._wake.set()  # anything queued while we were not listening
                 await _first(self._stopping.wait(), lost.wait())
             except (OSError, asyncpg.PostgresError) as exc:

@@ -75,8 +75,10 @@ class SandboxConnector(Connector):
             return transformers.rejected_payment(response.status_code, body)
         return self._parse(transformers.payment_result, body)
 
-    def parse_webhook(self, webhook: IncomingWebhook) -> list[GatewayEvent]:
+    async def verify_webhook(self, webhook: IncomingWebhook) -> None:
         webhooks.verify(str(self.account.config["webhook_secret"]), webhook)
+
+    def parse_webhook(self, webhook: IncomingWebhook) -> list[GatewayEvent]:
         return webhooks.parse(webhook)
 
     async def _operation(self, request: OperationRequest, action: str) -> OperationResult:

@@ -1,4 +1,5 @@
-"""Callback delivery: the attempts log, a due-callbacks index, per-payment sequence, disabled URLs.
+"""Worker queues: callback attempts, due-callback and pending-webhook indexes, per-payment
+callback sequence, disabled callback URLs.
 
 Revision ID: e5dad4e75741
 Revises: f389e4832d64
@@ -54,6 +55,13 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status IN ('pending', 'failed', 'delivering')"),
     )
+    op.create_index(
+        "ix_payment_webhooks_pending",
+        "payment_webhooks",
+        ["id"],
+        unique=False,
+        postgresql_where=sa.text("status IN ('received', 'failed')"),
+    )
     op.create_unique_constraint(
         op.f("uq_payment_callbacks_payment_request_id_sequence"),
         "payment_callbacks",
@@ -62,6 +70,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payment_webhooks_pending", table_name="payment_webhooks")
     op.drop_constraint(
         op.f("uq_payment_callbacks_payment_request_id_sequence"),
         "payment_callbacks",
