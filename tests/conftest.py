@@ -124,6 +124,7 @@ def settings(database_url: str) -> Settings:
         callback_retry_schedule=(0.2, 0.4, 0.6),
         callback_retry_jitter=0,
         worker_poll_seconds=0.2,
+        worker_schedule_seconds=1,
     )
 
 

@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     webhook_retry_seconds: float = Field(
         default=1.0, gt=0, description="First delay before reprocessing a failed webhook."
     )
+    worker_schedule_seconds: float = Field(
+        default=15.0, gt=0, description="How often the periodic jobs (expiry, janitor) run."
+    )
+    janitor_after: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="Age after which a silent pending payment or operation is asked about.",
+    )
+    janitor_schedule: tuple[float, ...] = Field(
+        default=(300, 3600, 86400),
+        description="Seconds between status queries for one payment; the last one repeats.",
+    )
     worker_poll_seconds: float = Field(
         default=2.0, gt=0, description="Polling backstop when no notification wakes the worker."
     )

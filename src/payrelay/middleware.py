@@ -12,7 +12,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from payrelay.exceptions import PayloadTooLarge
+from payrelay.exceptions import BadRequest, PayloadTooLarge, PayrelayError
 from payrelay.logging import get_logger
 
 log = get_logger("payrelay.http")
@@ -27,6 +27,10 @@ LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+def _has_nul(query: bytes) -> bool:
+    return b"\x00" in query or b"%00" in query.lower()
 
 
 class BodyTooLarge(Exception):
@@ -66,6 +70,11 @@ class RequestContextMiddleware:
                 ]
             await send(message)
 
+        if _has_nul(scope.get("query_string", b"")):
+            await self._refuse(send_with_id, BadRequest("the query string contains NUL characters"))
+            self._observe(scope, 400, time.perf_counter() - started)
+            structlog.contextvars.clear_contextvars()
+            return
         try:
             declared = int(headers.get("content-length", b"0") or 0)
         except ValueError:
@@ -97,7 +106,10 @@ class RequestContextMiddleware:
         return limited_receive
 
     async def _too_large(self, send: Send) -> None:
-        error = payload_too_large(self.max_body_bytes)
+        await self._refuse(send, payload_too_large(self.max_body_bytes))
+
+    @staticmethod
+    async def _refuse(send: Send, error: PayrelayError) -> None:
         body = orjson.dumps(error.to_body())
         await send(
             {

@@ -659,3 +659,22 @@ async def test_list_limit_bounds_are_accepted(factory: Factory, limit: int) -> N
     assert response.status_code == 200, response.text
     assert len(response.json()["data"]) == min(limit, 2)
     assert response.json()["has_more"] is (limit == 1)
+
+
+async def test_nul_characters_are_refused_everywhere(factory: Factory, db: Database) -> None:
+    """PostgreSQL text cannot hold NUL: a NUL in the query, a field or metadata is a 4xx."""
+    shop = await factory.merchant()
+    before = await footprint(db, shop.id)
+    listed = await shop.http.get(
+        "/api/v1/payments", params={"order_id": "a\x00b"}, headers=shop.headers
+    )
+    assert_error(listed, 400, "bad_request")
+    for body in (
+        body_with(order_id="a\x00b"),
+        body_with(description="x\x00"),
+        body_with(metadata={"k\x00": "v"}),
+        body_with(metadata={"k": "v\x00"}),
+    ):
+        response = await post_create(shop, json=body, headers={"Idempotency-Key": "nul"})
+        assert_error(response, 422, "validation_error")
+    assert await footprint(db, shop.id) == before

@@ -373,3 +373,18 @@ async def test_checkout_notification_reaches_the_inbox(factory, db):
     assert [row["status"] for row in stored] == ["processed"]
     assert stored[0]["event_type"] == "payment.authorized"
     assert (await shop.get(payment["id"]))["status"] == "authorized"
+
+
+async def test_a_rejected_webhook_with_nul_characters_is_still_kept(factory, http, db):
+    shop = await factory.merchant()
+    body = b'{"id": "evt_\\u0000", "data": {"note": "\\u0000"}}'
+    response = await http.post(
+        f"/webhooks/sandbox/{shop.sandbox_account_id}",
+        content=body,
+        headers={"Sandbox-Signature": "t=1,v1=00"},
+    )
+    assert response.status_code == 401
+    [row] = await webhook_rows(db, shop.sandbox_account_id)
+    assert row["status"] == "rejected"
+    assert bytes(row["raw_body"]) == body
+    assert row["payload"] is None

@@ -65,6 +65,8 @@ class Capabilities:
     multiple_refunds: bool = True
     void: bool = True
     status_query: bool = True
+    reports_operations: bool = False  # status queries list our operations by idempotency key
+    cancel_unpaid: bool = True  # an unpaid payment can be cancelled (used when it expires)
     currencies: frozenset[str] | None = None  # None: any ISO 4217 currency
     min_amount: Mapping[str, Decimal] = field(default_factory=dict)
     max_amount: Mapping[str, Decimal] = field(default_factory=dict)
@@ -130,6 +132,9 @@ class PaymentResult:
     captured_amount: Decimal | None = None
     refunded_amount: Decimal | None = None
     decline: Decline | None = None
+    # What became of our capture/void/refund requests, by the idempotency key we sent.
+    operations: Mapping[str, OperationOutcome] = field(default_factory=dict)
+    found: bool = True  # False: the gateway has no such payment (our create never arrived)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -221,6 +226,11 @@ class Connector(ABC):
 
     @abstractmethod
     async def query_status(self, query: StatusQuery) -> PaymentResult: ...
+
+    async def cancel_unpaid(self, query: StatusQuery) -> PaymentResult:
+        """Cancel a payment the customer has not paid; answer with its state afterwards (a
+        payment paid meanwhile stays paid). Gateways without cancellation only report it."""
+        return await self.query_status(query)
 
     @abstractmethod
     async def verify_webhook(self, webhook: IncomingWebhook) -> None:

@@ -87,6 +87,11 @@ class PaymentTransaction(Model):
             postgresql_where=text("status = 'pending'"),
         ),
         Index(
+            "ix_payment_transactions_status_check",
+            "next_status_check_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
             "ix_payment_transactions_authorization_expiring",
             "authorization_expires_at",
             postgresql_where=text("status = 'authorized'"),
@@ -128,3 +133,6 @@ class PaymentTransaction(Model):
     seller_id: Mapped[str | None] = mapped_column(String(64))
     next_action: Mapped[dict[str, Any] | None]
     expires_at: Mapped[datetime]
+    # (+) the janitor's status queries for a payment the gateway never reported on
+    status_checks: Mapped[int] = mapped_column(server_default=text("0"))
+    next_status_check_at: Mapped[datetime | None]

@@ -129,7 +129,7 @@ async def list_payments(
         created_to=_aware(created_to),
     )
     async with state.db.session() as session:
-        rows = await PaymentRepository(session).list(
+        rows = await PaymentRepository(session).page(
             merchant.id, filters, _decode_cursor(cursor), limit + 1
         )
     page = rows[:limit]

@@ -131,6 +131,7 @@ class PaymentOrchestrator:
         kind: OperationKind,
         body: BaseModel,
         key: str | None,
+        actor: str = "merchant",
     ) -> ApiResult:
         scope = f"payments.{kind.value}:{payment_id}"
         key_id: uuid.UUID | None = None
@@ -160,6 +161,7 @@ class PaymentOrchestrator:
                     kind,
                     amount=getattr(body, "amount", None),
                     reason=getattr(body, "reason", None),
+                    actor=actor,
                     now=_now(),
                 )
                 if key_id is not None:

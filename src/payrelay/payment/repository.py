@@ -134,7 +134,7 @@ class PaymentRepository:
         )
         return result.scalar_one_or_none()
 
-    async def list(
+    async def page(
         self,
         merchant_id: uuid.UUID,
         filters: PaymentFilters,
@@ -231,3 +231,78 @@ class PaymentRepository:
             .limit(1)
         )
         return result.first() is not None
+
+    async def due_expiry(self, now: datetime, limit: int) -> list[tuple[int, uuid.UUID]]:
+        result = await self.session.execute(
+            select(PaymentTransaction.id, PaymentTransaction.merchant_id)
+            .where(
+                PaymentTransaction.status == PaymentStatus.PENDING.value,
+                PaymentTransaction.expires_at <= now,
+            )
+            .order_by(PaymentTransaction.expires_at)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in result.all()]
+
+    async def due_auto_void(self, now: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(payment id, merchant id) of authorizations past their validity."""
+        result = await self.session.execute(
+            select(PaymentTransaction.payment_request_id, PaymentTransaction.merchant_id)
+            .where(
+                PaymentTransaction.status == PaymentStatus.AUTHORIZED.value,
+                PaymentTransaction.authorization_expires_at <= now,
+            )
+            .order_by(PaymentTransaction.authorization_expires_at)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in result.all()]
+
+    async def unresolved_operations(
+        self, now: datetime, stale_before: datetime, limit: int
+    ) -> list[uuid.UUID]:
+        """Operations nobody resolved: scheduled for a check, or left behind by a crash."""
+        result = await self.session.execute(
+            select(PaymentOperation.id)
+            .where(
+                PaymentOperation.status.in_(UNRESOLVED),
+                or_(
+                    PaymentOperation.next_check_at <= now,
+                    and_(
+                        PaymentOperation.next_check_at.is_(None),
+                        PaymentOperation.created_at < stale_before,
+                    ),
+                ),
+            )
+            .order_by(PaymentOperation.created_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def silent_pending(self, now: datetime, stale_before: datetime, limit: int) -> list[int]:
+        """Pending payments the gateway accepted but never reported on."""
+        unresolved_create = (
+            select(PaymentOperation.id)
+            .where(
+                PaymentOperation.payment_transaction_id == PaymentTransaction.id,
+                PaymentOperation.status.in_(UNRESOLVED),
+            )
+            .exists()
+        )
+        result = await self.session.execute(
+            select(PaymentTransaction.id)
+            .where(
+                PaymentTransaction.status == PaymentStatus.PENDING.value,
+                PaymentTransaction.gateway_transaction_id.is_not(None),
+                or_(
+                    PaymentTransaction.next_status_check_at <= now,
+                    and_(
+                        PaymentTransaction.next_status_check_at.is_(None),
+                        PaymentTransaction.created_at < stale_before,
+                    ),
+                ),
+                ~unresolved_create,
+            )
+            .order_by(PaymentTransaction.created_at)
+            .limit(limit)
+        )
+        return list(result.scalars())

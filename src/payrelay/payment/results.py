@@ -15,6 +15,7 @@ from typing import Any
 from payrelay import connectors
 from payrelay.audit import service as audit_service
 from payrelay.connectors.base import (
+    Decline,
     GatewayEvent,
     OperationOutcome,
     OperationResult,
@@ -23,9 +24,12 @@ from payrelay.connectors.base import (
 )
 from payrelay.enums import OperationKind, OperationStatus, PaymentStatus
 from payrelay.kit.db import AsyncSession
+from payrelay.models import PaymentOperation
 from payrelay.payment import state
 from payrelay.payment.repository import PaymentRepository, PaymentRow
 from payrelay.payment.transitions import FACT_BY_OUTCOME, StatusChange, ledger_of, write_ledger
+
+UNRESOLVED_STATUSES = (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,3 +227,117 @@ def _decline_dict(decline: Any, now: datetime) -> dict[str, Any]:
         "gateway_code": decline.gateway_code,
         "timestamp": now.isoformat(),
     }
+
+
+async def apply_status(
+    session: AsyncSession,
+    transaction_id: int,
+    result: PaymentResult,
+    *,
+    now: datetime,
+    next_check_at: datetime,
+) -> Applied:
+    """The janitor asked the gateway about a payment it never reported on."""
+    row = await PaymentRepository(session).lock_by_transaction(transaction_id)
+    assert row is not None
+    transaction = row.transaction
+    transaction.status_checks += 1
+    transaction.next_status_check_at = next_check_at
+    if result.outcome is PaymentOutcome.DECLINED and transaction.status == "pending":
+        transaction.error_details = _decline_dict(result.decline, now)
+    if transaction.status == PaymentStatus.PENDING.value:
+        transaction.gateway_status = result.gateway_status[:50]
+    await session.flush()
+    await audit_service.record(
+        session,
+        event_type="payment.status_checked",
+        actor="janitor",
+        merchant_id=transaction.merchant_id,
+        payment_request_id=row.request.id,
+        payment_transaction_id=transaction.id,
+        data={"gateway_status": result.gateway_status, "outcome": result.outcome.value},
+        gateway_response=dict(result.raw),
+    )
+    change = await _apply_outcome(session, row, result.outcome, result.amount, now, "janitor")
+    return Applied(row=row, change=change)
+
+
+async def expire(
+    session: AsyncSession, transaction_id: int, result: PaymentResult | None, *, now: datetime
+) -> Applied:
+    """A pending payment reached `expires_at`. If the gateway says the customer paid (or was
+    declined) meanwhile, that is what happened; otherwise it expires."""
+    row = await PaymentRepository(session).lock_by_transaction(transaction_id)
+    assert row is not None
+    settled = result is not None and result.outcome in (
+        PaymentOutcome.AUTHORIZED,
+        PaymentOutcome.CAPTURED,
+        PaymentOutcome.DECLINED,
+    )
+    outcome = result.outcome if settled and result is not None else PaymentOutcome.EXPIRED
+    if result is not None and row.transaction.status == PaymentStatus.PENDING.value:
+        row.transaction.gateway_status = result.gateway_status[:50]
+        row.transaction.next_action = None
+        await session.flush()
+    amount = result.amount if result is not None else None
+    change = await _apply_outcome(session, row, outcome, amount, now, "system")
+    return Applied(row=row, change=change)
+
+
+async def resolve_operation(
+    session: AsyncSession,
+    operation_id: uuid.UUID,
+    result: PaymentResult,
+    *,
+    reports_operations: bool,
+    now: datetime,
+    next_check_at: datetime,
+) -> Applied | None:
+    """The janitor's answer for an operation whose outcome we never learned. Never a resend:
+    what the gateway says happened is what happened. None: still unknown, checked again later."""
+    repository = PaymentRepository(session)
+    operation = await repository.lock_operation(operation_id)
+    assert operation is not None
+    if operation.status not in (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.value):
+        return None
+    if operation.kind == OperationKind.CREATE.value:
+        if result.found:
+            return await apply_create_result(session, operation_id, result, now=now)
+        return await _never_arrived(session, operation, now)
+    outcome = result.operations.get(operation.gateway_idempotency_key)
+    if outcome is None and reports_operations and result.found:
+        outcome = OperationOutcome.DECLINED  # the gateway lists what it did: not this
+    if outcome is None:
+        operation.status = OperationStatus.UNKNOWN.value
+        operation.next_check_at = next_check_at
+        operation.updated_at = now
+        await session.flush()
+        return None
+    verdict = OperationResult(
+        outcome=outcome,
+        gateway_status=result.gateway_status,
+        decline=None
+        if outcome is OperationOutcome.SUCCEEDED
+        else Decline(code="not_at_gateway", message="the gateway has no record of it"),
+        raw=dict(result.raw),
+    )
+    return await apply_operation_result(session, operation_id, verdict, now=now)
+
+
+async def _never_arrived(
+    session: AsyncSession, operation: PaymentOperation, now: datetime
+) -> Applied:
+    """Our create never reached the gateway: the payment fails, nothing was charged."""
+    decline = Decline(code="gateway_unavailable", message="the gateway never received it")
+    result = PaymentResult(
+        outcome=PaymentOutcome.DECLINED, gateway_status="NOT_FOUND", decline=decline, found=False
+    )
+    return await apply_create_result(session, operation.id, result, now=now)
+
+
+async def reschedule(session: AsyncSession, operation_id: uuid.UUID, at: datetime) -> None:
+    """The status query itself failed: ask again later."""
+    operation = await PaymentRepository(session).lock_operation(operation_id)
+    if operation is not None and operation.status in UNRESOLVED_STATUSES:
+        operation.next_check_at = at
+        await session.flush()

@@ -16,6 +16,7 @@ from pydantic import (
     EmailStr,
     Field,
     WithJsonSchema,
+    model_validator,
 )
 
 from payrelay.enums import CaptureMethod, PaymentStatus
@@ -70,7 +71,32 @@ Url = Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^https?://\S
 MetadataValue = Annotated[str, Field(max_length=500)] | int | bool | None
 
 
-class CreatePaymentIn(BaseModel):
+def _reject_nul(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL characters: refuse them at the edge (422), anywhere."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key)
+            _reject_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _reject_nul(item)
+    return value
+
+
+class RequestBody(BaseModel):
+    """Base of every request body: unknown fields and NUL characters are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return _reject_nul(data)
+
+
+class CreatePaymentIn(RequestBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     order_id: str = Field(min_length=1, max_length=255)
@@ -102,21 +128,15 @@ class CreatePaymentIn(BaseModel):
     )
 
 
-class CaptureIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CaptureIn(RequestBody):
     amount: AmountIn | None = Field(default=None, description="Omit to capture everything.")
 
 
-class VoidIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VoidIn(RequestBody):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class RefundIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RefundIn(RequestBody):
     amount: AmountIn | None = Field(default=None, description="Omit to refund all that is left.")
     reason: str | None = Field(default=None, max_length=500)
 

@@ -297,6 +297,7 @@ async def plan_operation(
     amount: Decimal | None,
     reason: str | None,
     now: datetime,
+    actor: str = "merchant",
 ) -> GatewayTarget:
     """Check the command against the ledger and record the operation, reserving its amount."""
     repository = PaymentRepository(session)
@@ -339,7 +340,7 @@ async def plan_operation(
     await audit_service.record(
         session,
         event_type=f"{kind.value}.requested",
-        actor="merchant",
+        actor=actor,
         merchant_id=merchant.id,
         payment_request_id=row.request.id,
         payment_transaction_id=row.transaction.id,

@@ -75,6 +75,8 @@ async def create(
     existing = await repository.find_by_create_key(account.id, key)
     if existing is not None:
         return existing, False
+    if any(isinstance(value, str) and "\x00" in value for value in body.values()):
+        raise SandboxInvalid("text must not contain NUL characters")
     try:
         values = {
             "id": "sbx_" + secrets.token_hex(12),
@@ -120,7 +122,7 @@ async def operate(
                 raise SandboxInvalid("Idempotency-Key already used for another operation")
             return operation, payment
     amount = _amount(body["amount"]) if body.get("amount") is not None else None
-    apply = {"capture": _capture, "void": _void, "refunds": _refund}.get(action)
+    apply = {"capture": _capture, "void": _void, "refunds": _refund, "cancel": _cancel}.get(action)
     if apply is None:
         raise SandboxNotFound("no such sandbox operation")
     amount = apply(payment, amount)
@@ -153,6 +155,14 @@ def _void(payment: SandboxTransaction, amount: Decimal | None) -> Decimal:
     if payment.status != "authorized":
         raise SandboxRefused(f"cannot void a payment that is {payment.status}")
     payment.status = "voided"
+    return payment.amount
+
+
+def _cancel(payment: SandboxTransaction, amount: Decimal | None) -> Decimal:
+    """The merchant gives up on an unpaid payment (it expired): the checkout closes."""
+    if payment.status not in ("created", "pending"):
+        raise SandboxRefused(f"cannot cancel a payment that is {payment.status}")
+    payment.status = "expired"
     return payment.amount
 
 

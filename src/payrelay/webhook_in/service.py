@@ -45,6 +45,10 @@ def _signature(headers: Mapping[str, str]) -> str | None:
 
 
 def _payload(body: bytes) -> dict[str, Any] | None:
+    """The body as JSON for querying, when it is JSON PostgreSQL can store (the raw bytes are
+    always kept)."""
+    if b"\\u0000" in body:  # JSONB cannot hold NUL characters
+        return None
     try:
         parsed = json.loads(body)
     except (ValueError, UnicodeDecodeError):

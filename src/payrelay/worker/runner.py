@@ -19,6 +19,7 @@ from payrelay.kit.db import Database, sync_libpq_url
 from payrelay.logging import get_logger
 from payrelay.webhook_in.repository import CHANNEL as WEBHOOKS
 from payrelay.webhook_in.tasks import process_due
+from payrelay.worker.periodic import JOBS, run_job
 
 log = get_logger(__name__)
 
@@ -45,9 +46,11 @@ class Worker:
 
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen(), name="payrelay-listen")
+        periodic = asyncio.create_task(self._periodic_loop(), name="payrelay-periodic")
         try:
             await self._queue_loop()
         finally:
+            await periodic  # it stops at the next check of the stop flag
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -66,6 +69,20 @@ class Worker:
                 continue  # more may be due: no waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
+
+    async def _periodic_loop(self) -> None:
+        while not self._stopping.is_set():
+            for job in JOBS:
+                if self._stopping.is_set():
+                    return
+                try:
+                    await run_job(job, self.db, self.http, self.settings, self.clock)
+                except Exception:
+                    log.exception("worker.periodic_failed", job=job.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), timeout=self.settings.worker_schedule_seconds
+                )
 
     async def _listen(self) -> None:
         """Keep a LISTEN connection open; reconnect after a loss (polling covers the gap)."""

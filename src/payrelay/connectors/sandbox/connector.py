@@ -31,7 +31,7 @@ CONFIG_KEYS = frozenset({"api_key", "webhook_secret"})
 class SandboxConnector(Connector):
     code = "sandbox"
     display_name = "Sandbox"
-    capabilities = Capabilities(default_payment_method="card")
+    capabilities = Capabilities(default_payment_method="card", reports_operations=True)
 
     @classmethod
     def prepare_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,6 +77,19 @@ class SandboxConnector(Connector):
 
     async def verify_webhook(self, webhook: IncomingWebhook) -> None:
         webhooks.verify(str(self.account.config["webhook_secret"]), webhook)
+
+    async def cancel_unpaid(self, query: StatusQuery) -> PaymentResult:
+        if query.gateway_transaction_id is None:
+            return await self.query_status(query)
+        response = await self._post(
+            self._url(f"payments/{query.gateway_transaction_id}/cancel"),
+            {},
+            f"payrelay-cancel-{query.payment_id}",
+        )
+        body = self._json(response)
+        if response.is_client_error:  # refused: already paid, declined or cancelled
+            return await self.query_status(query)
+        return self._parse(transformers.payment_result, body["payment"])
 
     def parse_webhook(self, webhook: IncomingWebhook) -> list[GatewayEvent]:
         return webhooks.parse(webhook)

@@ -86,6 +86,12 @@ def payment_result(payment: Mapping[str, Any]) -> PaymentResult:
             captured_amount=_decimal(payment.get("captured_amount")),
             refunded_amount=_decimal(payment.get("refunded_amount")),
             decline=decline,
+            operations={
+                str(operation["idempotency_key"]): OperationOutcome.SUCCEEDED
+                if operation.get("status") == "succeeded"
+                else OperationOutcome.DECLINED
+                for operation in payment.get("operations") or []
+            },
             raw=dict(payment),
         )
     except (KeyError, TypeError) as exc:
@@ -119,6 +125,7 @@ def rejected_payment(status_code: int, body: Mapping[str, Any]) -> PaymentResult
         outcome=PaymentOutcome.DECLINED,
         gateway_status=f"HTTP_{status_code}",
         decline=decline,
+        found=status_code != 404,
         raw=dict(body),
     )
 

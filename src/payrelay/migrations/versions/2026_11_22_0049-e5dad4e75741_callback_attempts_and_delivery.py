@@ -1,5 +1,5 @@
 """Worker queues: callback attempts, due-callback and pending-webhook indexes, per-payment
-callback sequence, disabled callback URLs.
+callback sequence, disabled callback URLs, the janitor's status checks.
 
 Revision ID: e5dad4e75741
 Revises: f389e4832d64
@@ -55,6 +55,21 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status IN ('pending', 'failed', 'delivering')"),
     )
+    op.add_column(
+        "payment_transactions",
+        sa.Column("status_checks", sa.Integer(), server_default=sa.text("0"), nullable=False),
+    )
+    op.add_column(
+        "payment_transactions",
+        sa.Column("next_status_check_at", sa.TIMESTAMP(timezone=True), nullable=True),
+    )
+    op.create_index(
+        "ix_payment_transactions_status_check",
+        "payment_transactions",
+        ["next_status_check_at"],
+        unique=False,
+        postgresql_where=sa.text("status = 'pending'"),
+    )
     op.create_index(
         "ix_payment_webhooks_pending",
         "payment_webhooks",
@@ -70,6 +85,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payment_transactions_status_check", table_name="payment_transactions")
+    op.drop_column("payment_transactions", "next_status_check_at")
+    op.drop_column("payment_transactions", "status_checks")
     op.drop_index("ix_payment_webhooks_pending", table_name="payment_webhooks")
     op.drop_constraint(
         op.f("uq_payment_callbacks_payment_request_id_sequence"),
