@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from payrelay import __version__
+from payrelay.callback import endpoints as callback_endpoints
 from payrelay.config import Settings, get_settings
 from payrelay.database import open_database
 from payrelay.exceptions import (
@@ -90,6 +91,7 @@ def create_app(
     _install_error_handlers(app, settings.max_body_bytes)
     app.include_router(ops_endpoints.router)
     app.include_router(payment_endpoints.router)
+    app.include_router(callback_endpoints.router)
     app.include_router(webhook_endpoints.router)
     app.include_router(sandbox_endpoints.router)
     app.include_router(sandbox_endpoints.api)

@@ -98,3 +98,71 @@ class DeliveryRepository:
 
     async def signing_state(self, merchant_id: uuid.UUID) -> Merchant | None:
         return await self.session.get(Merchant, merchant_id)
+
+
+class ReplayRepository:
+    """The merchant's view of its callbacks, and putting them back in the queue."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(
+        self,
+        merchant_id: uuid.UUID,
+        *,
+        status: str | None,
+        payment_id: uuid.UUID | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[PaymentCallback]:
+        query = select(PaymentCallback).where(PaymentCallback.merchant_id == merchant_id)
+        if status is not None:
+            query = query.where(PaymentCallback.status == status)
+        if payment_id is not None:
+            query = query.where(PaymentCallback.payment_request_id == payment_id)
+        if after is not None:
+            created_at, callback_id = after
+            query = query.where(
+                (PaymentCallback.created_at < created_at)
+                | ((PaymentCallback.created_at == created_at) & (PaymentCallback.id < callback_id))
+            )
+        query = query.order_by(PaymentCallback.created_at.desc(), PaymentCallback.id.desc())
+        result = await self.session.execute(query.limit(limit))
+        return list(result.scalars())
+
+    async def lock(self, merchant_id: uuid.UUID, callback_id: uuid.UUID) -> PaymentCallback | None:
+        result = await self.session.execute(
+            select(PaymentCallback)
+            .where(PaymentCallback.id == callback_id, PaymentCallback.merchant_id == merchant_id)
+            .with_for_update()
+        )
+        return result.scalar_one_or_none()
+
+    async def dead_ids(
+        self, *, since: datetime | None, merchant_id: uuid.UUID | None
+    ) -> list[uuid.UUID]:
+        query = select(PaymentCallback.id).where(PaymentCallback.status == "dead")
+        if since is not None:
+            query = query.where(PaymentCallback.created_at >= since)
+        if merchant_id is not None:
+            query = query.where(PaymentCallback.merchant_id == merchant_id)
+        result = await self.session.execute(query.order_by(PaymentCallback.created_at))
+        return list(result.scalars())
+
+    async def requeue(self, callback_ids: list[uuid.UUID], now: datetime) -> int:
+        """Due now, on a fresh schedule; only callbacks nobody is delivering."""
+        result = await self.session.execute(
+            update(PaymentCallback)
+            .where(
+                PaymentCallback.id.in_(callback_ids),
+                PaymentCallback.status.in_(["dead", "failed", "delivered"]),
+            )
+            .values(
+                status="pending",
+                retry_count=0,
+                next_retry_at=now,
+                locked_until=None,
+                updated_at=now,
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -7,8 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from payrelay.callback.repository import CallbackRepository
+from payrelay.callback.repository import CallbackRepository, ReplayRepository
 from payrelay.enums import CallbackStatus
+from payrelay.exceptions import Conflict, NotFound
 from payrelay.kit.db import AsyncSession
 from payrelay.kit.ids import new_id
 from payrelay.models import Merchant, PaymentCallback
@@ -75,3 +76,60 @@ async def enqueue(
     await repository.add(callback)
     await repository.notify()
     return callback
+
+
+class CallbackNotFound(NotFound):
+    code = "callback_not_found"
+
+
+class CallbackInFlight(Conflict):
+    code = "callback_in_flight"
+
+
+async def list_callbacks(
+    session: AsyncSession,
+    merchant_id: uuid.UUID,
+    *,
+    status: str | None,
+    payment_id: uuid.UUID | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[PaymentCallback]:
+    return await ReplayRepository(session).page(
+        merchant_id, status=status, payment_id=payment_id, after=after, limit=limit
+    )
+
+
+async def retry(
+    session: AsyncSession, merchant_id: uuid.UUID, callback_id: uuid.UUID, now: datetime
+) -> PaymentCallback:
+    """Send a callback again (dead, held or even delivered), on a fresh retry schedule."""
+    repository = ReplayRepository(session)
+    callback = await repository.lock(merchant_id, callback_id)
+    if callback is None:
+        raise CallbackNotFound("callback not found")
+    if callback.status in (CallbackStatus.PENDING.value, CallbackStatus.DELIVERING.value):
+        raise CallbackInFlight(
+            f"this callback is already {callback.status}; it will be delivered",
+            details={"status": callback.status},
+        )
+    await repository.requeue([callback.id], now)
+    await CallbackRepository(session).notify()
+    await session.refresh(callback)
+    return callback
+
+
+async def retry_dead(
+    session: AsyncSession,
+    *,
+    since: datetime | None,
+    merchant_id: uuid.UUID | None,
+) -> list[uuid.UUID]:
+    """The dead callbacks a bulk replay would requeue (oldest first)."""
+    return await ReplayRepository(session).dead_ids(since=since, merchant_id=merchant_id)
+
+
+async def requeue(session: AsyncSession, callback_ids: list[uuid.UUID], now: datetime) -> int:
+    requeued = await ReplayRepository(session).requeue(callback_ids, now)
+    await CallbackRepository(session).notify()
+    return requeued

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from payrelay.callback import service as callback_service
 from payrelay.config import Settings, get_settings
 from payrelay.database import ResolvedDatabase, open_database, resolve_database_url
 from payrelay.exceptions import PayrelayError
@@ -32,9 +33,11 @@ app = typer.Typer(
 merchant_app = typer.Typer(help="Merchants and their API keys.", no_args_is_help=True)
 gateway_app = typer.Typer(help="A merchant's gateway accounts.", no_args_is_help=True)
 db_app = typer.Typer(help="Database chores.", no_args_is_help=True)
+callbacks_app = typer.Typer(help="Callbacks to merchants.", no_args_is_help=True)
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(db_app, name="db")
+app.add_typer(callbacks_app, name="callbacks")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
@@ -283,6 +286,50 @@ def _print(output: dict[str, Any], as_json: bool) -> None:
     else:
         for key, value in output.items():
             typer.echo(f"{key}: {value}")
+
+
+@callbacks_app.command("retry")
+def callbacks_retry(
+    dead: Annotated[bool, typer.Option("--dead", help="Replay every dead callback.")] = False,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only callbacks created at or after this time (UTC).")
+    ] = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant's callbacks.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Put dead callbacks back in the queue, on a fresh retry schedule."""
+    if not dead:
+        _fail("say which callbacks to replay: --dead", as_json=as_json, exit_code=2)
+    merchant_id = _merchant_id(merchant, as_json) if merchant else None
+    since_utc = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+    settings = get_settings()
+    resolved = _database(settings)
+
+    async def replay() -> int:
+        db = open_database(resolved.url, settings)
+        try:
+            async with db.session() as session:
+                ids = await callback_service.retry_dead(
+                    session, since=since_utc, merchant_id=merchant_id
+                )
+            requeued = 0
+            with typer.progressbar(length=len(ids), label="replaying", file=sys.stderr) as bar:
+                for start in range(0, len(ids), 500):
+                    batch = ids[start : start + 500]
+                    async with db.transaction() as session:
+                        requeued += await callback_service.requeue(
+                            session, batch, datetime.now(UTC)
+                        )
+                    bar.update(len(batch))
+            return requeued
+        finally:
+            await db.dispose()
+
+    try:
+        requeued = asyncio.run(replay())
+    finally:
+        resolved.close()
+    _print({"requeued": requeued}, as_json)
 
 
 @gateway_app.command("set")

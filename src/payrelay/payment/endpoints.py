@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
 from payrelay.audit import service as audit_service
 from payrelay.enums import OperationKind, PaymentStatus
-from payrelay.exceptions import BadRequest, error_responses
+from payrelay.exceptions import error_responses
 from payrelay.idempotency import service as idempotency_service
+from payrelay.kit.pagination import aware, decode_cursor, encode_cursor
 from payrelay.payment import service as payment_service
 from payrelay.payment.orchestrator import ApiResult
 from payrelay.payment.presenter import event_body, payment_body
@@ -41,10 +40,6 @@ IdempotencyHeader = Annotated[
     ),
 ]
 COMMAND_ERRORS = error_responses(400, 401, 402, 404, 409, 413, 422, 502, 504)
-
-
-class InvalidCursor(BadRequest):
-    code = "invalid_cursor"
 
 
 def _respond(result: ApiResult) -> JSONResponse:
@@ -125,17 +120,17 @@ async def list_payments(
         order_id=order_id,
         status=status.value if status else None,
         gateway=gateway,
-        created_from=_aware(created_from),
-        created_to=_aware(created_to),
+        created_from=aware(created_from),
+        created_to=aware(created_to),
     )
     async with state.db.session() as session:
         rows = await PaymentRepository(session).page(
-            merchant.id, filters, _decode_cursor(cursor), limit + 1
+            merchant.id, filters, decode_cursor(cursor), limit + 1
         )
     page = rows[:limit]
     has_more = len(rows) > limit
     next_cursor = (
-        _encode_cursor(page[-1].request.created_at, page[-1].request.id) if has_more else None
+        encode_cursor(page[-1].request.created_at, page[-1].request.id) if has_more else None
     )
     return JSONResponse(
         {
@@ -240,29 +235,3 @@ async def _operate(
     if key is not None:
         key = idempotency_service.validate_key(key)
     return _respond(await state.payments.operate(merchant, payment_id, kind, body, key))
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """Query datetimes without an offset are read as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-def _encode_cursor(created_at: datetime, payment_id: uuid.UUID) -> str:
-    raw = orjson.dumps([created_at.isoformat(), str(payment_id)])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, payment_id = orjson.loads(raw)
-        parsed = datetime.fromisoformat(created_at)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        return parsed, uuid.UUID(payment_id)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise InvalidCursor("cursor is not one this API returned") from None
