@@ -76,3 +76,22 @@ async def test_readyz_is_503_until_the_database_is_there_and_migrated(database_u
     assert response.status_code == 503
     expected = "database not migrated" if database == "unmigrated" else "database unreachable"
     assert response.json()["reason"] == expected
+
+
+async def test_worker_metrics_are_exported(http, factory):
+    from tests.callback.receiver import Receiver
+    from tests.callback.test_delivery import _settled
+    from tests.inbox import DATABASE
+
+    with Receiver() as receiver:
+        shop = await factory.merchant(callback_url=receiver.url)
+        payment = await shop.captured()
+        await _settled(DATABASE[0], payment["id"])
+    text = (await http.get("/metrics")).text
+    assert 'payrelay_callback_deliveries_total{outcome="delivered"}' in text
+    assert "payrelay_callback_delivery_latency_seconds_bucket" in text
+    assert "payrelay_callback_attempt_duration_seconds_bucket" in text
+    assert 'payrelay_webhooks_received_total{gateway="sandbox",outcome="accepted"}' in text
+    assert 'payrelay_webhooks_processed_total{gateway="sandbox",result="processed"}' in text
+    assert 'payrelay_queue_depth{queue="callbacks"}' in text
+    assert 'payrelay_queue_oldest_age_seconds{queue="webhooks"}' in text
