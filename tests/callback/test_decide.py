@@ -86,3 +86,22 @@ async def test_private_targets_are_recognised(host):
 @pytest.mark.parametrize("host", ["93.184.216.34", "2606:4700:4700::1111", "shop.example"])
 def test_public_targets_are_not(host):
     assert not is_private_host(host)
+
+
+def test_the_development_receiver_checks_both_signatures():
+    import time
+
+    from payrelay.callback.receiver import check
+
+    secret = generate_webhook_secret()
+    now = int(time.time())
+    signed = sign({"id": "msg_2", "type": "payment.captured"}, [secret], now)
+    assert check(secret, signed.headers, signed.body, now) == {
+        "standard_webhooks": True,
+        "signature_header": True,
+    }
+    assert check(generate_webhook_secret(), signed.headers, signed.body, now) == {
+        "standard_webhooks": False,
+        "signature_header": False,
+    }
+    assert not check(secret, signed.headers, signed.body, now + 600)["standard_webhooks"]

@@ -332,6 +332,21 @@ def callbacks_retry(
     _print({"requeued": requeued}, as_json)
 
 
+@callbacks_app.command("listen")
+def callbacks_listen(
+    port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).", min=1, max=65535)],
+    secret: Annotated[
+        str | None, typer.Option(help="The merchant's callback secret, to verify signatures.")
+    ] = None,
+) -> None:
+    """A local callback receiver for development: prints each callback and checks its
+    signatures. Answers 200 to every POST."""
+    from payrelay.callback.receiver import serve_receiver
+
+    typer.echo(f"listening on http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
+    serve_receiver(port, secret, lambda line: typer.echo(line))
+
+
 @gateway_app.command("set")
 def gateway_set(
     merchant: Annotated[str, typer.Option(help="Merchant id.")],
