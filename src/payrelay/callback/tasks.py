@@ -216,14 +216,3 @@ async def _hold(db: Database, callback: ClaimedCallback, now: datetime) -> None:
             last_error="callback URL disabled after 410 Gone; re-enable it to resume",
             updated_at=now,
         )
-
-
-async def release(db: Database, claimed: list[ClaimedCallback], now: datetime) -> None:
-    """Give back claims a stopping worker will not deliver, due at once for the next worker."""
-    async with db.transaction() as session:
-        repository = DeliveryRepository(session)
-        for callback in claimed:
-            status = CallbackStatus.PENDING if callback.retry_count == 0 else CallbackStatus.FAILED
-            await repository.finish(
-                callback, status=status.value, locked_until=None, next_retry_at=now
-            )
