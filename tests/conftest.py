@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 
 from payrelay.config import Settings
@@ -25,6 +26,12 @@ from tests import inbox
 from tests.factories import Factory
 
 REPO = Path(__file__).resolve().parents[1]
+
+# CI runs every property test on a fixed seed so a red build always means the same thing;
+# locally they explore new examples on every run (and found real bugs that way).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("PAYRELAY_CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def _worker() -> str:

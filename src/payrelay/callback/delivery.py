@@ -14,6 +14,8 @@ import orjson
 from payrelay.kit.crypto import body_signature_hex, standard_webhooks_signature
 
 RETRYABLE_STATUSES = frozenset({408, 429})
+# Jitter has its own generator: the process-wide `random` state is not ours to move.
+_JITTER = random.Random()  # noqa: S311 (jitter, not secrets)
 MAX_EXCERPT = 2048
 
 
@@ -84,7 +86,7 @@ def decide(
     )
     if not retryable or attempt > len(schedule):
         return Decision(Verdict.DEAD)
-    delay = schedule[attempt - 1] * (1 + (rng or random).uniform(-jitter, jitter))
+    delay = schedule[attempt - 1] * (1 + (rng or _JITTER).uniform(-jitter, jitter))
     waited = _retry_after_seconds(retry_after, now)
     if waited is not None:
         delay = max(delay, waited)
