@@ -103,6 +103,13 @@ class PaymentRepository:
         row = result.one_or_none()
         return None if row is None else _row(row)
 
+    async def get_by_transaction(self, transaction_id: int) -> PaymentRow | None:
+        result = await self.session.execute(
+            _payment_select().where(PaymentTransaction.id == transaction_id)
+        )
+        row = result.one_or_none()
+        return None if row is None else _row(row)
+
     async def lock_by_transaction(self, transaction_id: int) -> PaymentRow | None:
         result = await self.session.execute(
             _payment_select()

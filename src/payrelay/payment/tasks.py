@@ -6,6 +6,7 @@ applies the answer in another, so a crash anywhere leaves the row due for the ne
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -86,7 +87,7 @@ async def expire_due(
         due = await PaymentRepository(session).due_expiry(clock(), BATCH)
     for transaction_id, _ in due:
         async with db.session() as session:
-            row = await PaymentRepository(session).lock_by_transaction(transaction_id)
+            row = await PaymentRepository(session).get_by_transaction(transaction_id)
         assert row is not None
         connector = await _connector(db, http, settings, row)
         capabilities = connector.capabilities
@@ -145,10 +146,14 @@ async def janitor(db: Database, http: httpx.AsyncClient, settings: Settings, clo
 
 
 async def _resolve_operation(
-    db: Database, http: httpx.AsyncClient, settings: Settings, operation_id: object, clock: Clock
+    db: Database,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    operation_id: uuid.UUID,
+    clock: Clock,
 ) -> None:
     async with db.session() as session:
-        target = await load_target(session, operation_id)  # type: ignore[arg-type]
+        target = await load_target(session, operation_id)
     connector = await _connector(db, http, settings, target.row)
     result = await _ask(connector, "query_status", _query(target.row))
     now = clock()
@@ -174,7 +179,7 @@ async def _check_payment(
     db: Database, http: httpx.AsyncClient, settings: Settings, transaction_id: int, clock: Clock
 ) -> None:
     async with db.session() as session:
-        row = await PaymentRepository(session).lock_by_transaction(transaction_id)
+        row = await PaymentRepository(session).get_by_transaction(transaction_id)
     assert row is not None
     connector = await _connector(db, http, settings, row)
     result = await _ask(connector, "query_status", _query(row))
