@@ -38,14 +38,22 @@ class Applied:
     change: StatusChange | None
 
 
-async def apply_create_result(
-    session: AsyncSession, operation_id: uuid.UUID, result: PaymentResult, *, now: datetime
-) -> Applied:
+async def _lock_operation(
+    session: AsyncSession, operation_id: uuid.UUID
+) -> tuple[PaymentOperation, PaymentRow]:
+    """The operation and its payment, both locked: results are applied one at a time."""
     repository = PaymentRepository(session)
     operation = await repository.lock_operation(operation_id)
     assert operation is not None
     row = await repository.lock_by_transaction(operation.payment_transaction_id)
     assert row is not None
+    return operation, row
+
+
+async def apply_create_result(
+    session: AsyncSession, operation_id: uuid.UUID, result: PaymentResult, *, now: datetime
+) -> Applied:
+    operation, row = await _lock_operation(session, operation_id)
     transaction = row.transaction
     declined = result.outcome is PaymentOutcome.DECLINED
     operation.status = (OperationStatus.FAILED if declined else OperationStatus.SUCCEEDED).value
@@ -79,11 +87,7 @@ async def apply_create_result(
 async def apply_operation_result(
     session: AsyncSession, operation_id: uuid.UUID, result: OperationResult, *, now: datetime
 ) -> Applied:
-    repository = PaymentRepository(session)
-    operation = await repository.lock_operation(operation_id)
-    assert operation is not None
-    row = await repository.lock_by_transaction(operation.payment_transaction_id)
-    assert row is not None
+    operation, row = await _lock_operation(session, operation_id)
     if operation.status not in (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.value):
         return Applied(row=row, change=None)  # already resolved (webhook or janitor was first)
     operation.gateway_operation_id = result.gateway_operation_id
