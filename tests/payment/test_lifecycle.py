@@ -8,7 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from payrelay.kit.db import Database
 from tests.factories import Factory, MerchantClient
 from tests.payment.helpers import assert_error, event_types
 
@@ -534,3 +536,30 @@ async def test_list_created_from_and_created_to(factory: Factory) -> None:
     naive = stamps[2].removesuffix("+00:00")
     assert naive != stamps[2]
     assert await listed(created_from=naive) == ids[:1:-1]
+
+
+async def test_an_external_refund_is_recorded_without_calling_the_gateway(
+    factory: Factory, db: Database
+) -> None:
+    shop = await factory.merchant()
+    payment = await shop.captured()
+    response = await shop.command(
+        payment["id"], "refund", {"amount": "50000", "external": True, "reason": "cash"}
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["refunded_amount"]) == (
+        "partially_refunded",
+        "50000",
+    )
+    async with db.session() as session:
+        operations = await session.scalar(
+            text("SELECT operations FROM sandbox_transactions WHERE payment_reference = :p"),
+            {"p": payment["id"]},
+        )
+    assert operations == []  # the gateway was not asked
+    events = await shop.events(payment["id"])
+    [requested] = [e for e in events if e["event_type"] == "refund.requested"]
+    assert requested["data"]["external"] is True
+    over = await shop.command(payment["id"], "refund", {"amount": "100001", "external": True})
+    assert over.status_code == 422
+    assert over.json()["error"]["code"] == "refund_exceeds_captured"

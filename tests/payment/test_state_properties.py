@@ -84,17 +84,37 @@ facts = st.lists(
 @given(events=facts)
 def test_gateway_facts_never_break_invariants_and_are_idempotent(events):
     ledger = Ledger(status=PaymentStatus.PENDING, amount=AMOUNT)
+    additive = (Fact.REFUNDED, Fact.FUNDS_RECEIVED)  # amounts that add up, once per operation
     for fact, amount in events:
-        if fact is Fact.REFUNDED and amount is None:
+        if fact in additive and amount is None:
             continue
         after = state.apply(ledger, fact, amount)
         after.check_invariants()
-        if fact is not Fact.REFUNDED:
+        if fact not in additive:
             # The same fact again is a no-op (webhooks arrive twice).
             assert state.apply(after, fact, amount) == after
         if ledger.status.is_terminal:
-            assert after == ledger  # nothing leaves a terminal state
+            assert after.status is ledger.status  # nothing leaves a terminal state
+            if fact is not Fact.FUNDS_RECEIVED:  # late money is still counted
+                assert after == ledger
         ledger = after
+
+
+@given(
+    receipts=st.lists(st.integers(min_value=1, max_value=700).map(Decimal), min_size=1, max_size=6)
+)
+def test_transfers_add_up_and_capture_once_they_reach_the_amount(receipts):
+    ledger = Ledger(status=PaymentStatus.PENDING, amount=AMOUNT)
+    total = Decimal(0)
+    for receipt in receipts:
+        ledger = state.apply(ledger, Fact.FUNDS_RECEIVED, receipt)
+        total += receipt
+        ledger.check_invariants()
+        assert ledger.received == total
+        if total >= AMOUNT:
+            assert (ledger.status, ledger.captured) == (PaymentStatus.CAPTURED, AMOUNT)
+        else:
+            assert (ledger.status, ledger.captured) == (PaymentStatus.PENDING, 0)
 
 
 @given(

@@ -43,6 +43,9 @@ class WebhookRejected(Exception):
 
 class PaymentOutcome(StrEnum):
     PENDING = "pending"
+    # Money arrived for the payment (a bank transfer): `amount` is this receipt only. The core
+    # adds receipts up; the payment is captured once they reach its amount.
+    FUNDS_RECEIVED = "funds_received"
     AUTHORIZED = "authorized"
     CAPTURED = "captured"
     DECLINED = "declined"
@@ -60,6 +63,7 @@ class OperationOutcome(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     manual_capture: bool = True
+    refund: bool = True  # refunds through the gateway (without it: only external refunds)
     partial_capture: bool = True
     partial_refund: bool = True
     multiple_refunds: bool = True

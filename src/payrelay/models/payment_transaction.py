@@ -48,6 +48,7 @@ class PaymentTransaction(Model):
         CheckConstraint(
             "refunded_amount >= 0 AND refunded_amount <= captured_amount", name="refunded_range"
         ),
+        CheckConstraint("received_amount >= 0", name="received_non_negative"),
         CheckConstraint(
             "marketplace_commission >= 0 AND seller_amount >= 0 "
             "AND marketplace_commission + seller_amount = amount",
@@ -128,6 +129,8 @@ class PaymentTransaction(Model):
     authorized_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
     captured_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
     refunded_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    # (+) money received by transfer (bank transfer gateways); may exceed `amount`
+    received_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
     voided_at: Mapped[datetime | None]
     authorization_expires_at: Mapped[datetime | None]
     seller_id: Mapped[str | None] = mapped_column(String(64))

@@ -46,7 +46,7 @@ class GatewayNotConfigured(UnprocessableEntity):
 
 
 class NotSupportedByGateway(UnprocessableEntity):
-    code = "not_supported_by_gateway"
+    code = "unsupported_by_gateway"
 
 
 class AmountOutOfRange(UnprocessableEntity):

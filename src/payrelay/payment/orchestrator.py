@@ -37,7 +37,7 @@ from payrelay.exceptions import GatewayOutcomeUnknown as OutcomeUnknownError
 from payrelay.exceptions import GatewayUnavailable, PayrelayError
 from payrelay.gateway_account.service import account_context
 from payrelay.idempotency import service as idempotency_service
-from payrelay.kit.db import Database
+from payrelay.kit.db import AsyncSession, Database
 from payrelay.logging import get_logger
 from payrelay.models import Merchant
 from payrelay.payment import results as payment_results
@@ -153,6 +153,7 @@ class PaymentOrchestrator:
                 key_id = claimed.key.id
                 if claimed.resumed and claimed.key.operation_id is not None:
                     target = await payment_service.load_target(session, claimed.key.operation_id)
+            external = bool(getattr(body, "external", False))
             if target is None:
                 target = await payment_service.plan_operation(
                     session,
@@ -163,7 +164,10 @@ class PaymentOrchestrator:
                     reason=getattr(body, "reason", None),
                     actor=actor,
                     now=_now(),
+                    external=external,
                 )
+                if external:  # done outside payrelay: recorded, nothing is sent
+                    return await self._record_external(session, target, key_id)
                 if key_id is not None:
                     await idempotency_service.record_progress(
                         session,
@@ -172,6 +176,24 @@ class PaymentOrchestrator:
                         operation_id=target.operation.id,
                     )
         return await self._drive(target, key_id, self._operation_call(target))
+
+    async def _record_external(
+        self, session: AsyncSession, target: GatewayTarget, key_id: uuid.UUID | None
+    ) -> ApiResult:
+        done = OperationResult(
+            outcome=OperationOutcome.SUCCEEDED,
+            gateway_status="EXTERNAL",
+            raw={"external": True},
+        )
+        applied = await payment_results.apply_operation_result(
+            session, target.operation.id, done, now=_now()
+        )
+        result = ApiResult(200, payment_body(applied.row))
+        if key_id is not None:
+            await idempotency_service.complete(session, key_id, result.status_code, result.body)
+        if applied.change is not None:
+            record_status_change(target.code, applied.change.after)
+        return result
 
     async def _drive(
         self, target: GatewayTarget, key_id: uuid.UUID | None, call: GatewayCall

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from payrelay.kit.money import format_amount
 from payrelay.models import PaymentLog
 from payrelay.payment.repository import PaymentRow
+
+ZERO = Decimal(0)
 
 
 def payment_body(row: PaymentRow) -> dict[str, Any]:
@@ -37,6 +40,10 @@ def payment_body(row: PaymentRow) -> dict[str, Any]:
         "authorized_amount": amount(transaction.authorized_amount),
         "captured_amount": amount(transaction.captured_amount),
         "refunded_amount": amount(transaction.refunded_amount),
+        "received_amount": amount(transaction.received_amount),
+        "overpaid_amount": amount(
+            max(transaction.received_amount - transaction.amount, Decimal(0))
+        ),
         "marketplace_commission": amount(transaction.marketplace_commission),
         "seller_amount": amount(transaction.seller_amount),
         "user_id": transaction.user_id,

@@ -139,6 +139,11 @@ class VoidIn(RequestBody):
 class RefundIn(RequestBody):
     amount: AmountIn | None = Field(default=None, description="Omit to refund all that is left.")
     reason: str | None = Field(default=None, max_length=500)
+    external: bool = Field(
+        default=False,
+        description="The money was already given back outside payrelay (e.g. a bank transfer "
+        "for a gateway without refunds): record it, send nothing to the gateway.",
+    )
 
 
 AmountOut = Annotated[str, Field(examples=["150000", "1250.50"])]
@@ -172,6 +177,8 @@ class PaymentOut(BaseModel):
     authorized_amount: AmountOut
     captured_amount: AmountOut
     refunded_amount: AmountOut
+    received_amount: AmountOut = Field(description="Received by transfer (bank-transfer gateways).")
+    overpaid_amount: AmountOut = Field(description="Received beyond the amount, to give back.")
     marketplace_commission: AmountOut
     seller_amount: AmountOut
     user_id: str | None

@@ -276,6 +276,21 @@ async def _insert(repository: PaymentRepository, *rows: object) -> None:
 # --- operations ----------------------------------------------------------------------------
 
 
+def _require_capability(
+    gateway: str, capabilities: Capabilities, kind: OperationKind, *, external: bool
+) -> None:
+    """A command the gateway cannot carry out is refused before anything is recorded."""
+    if kind is OperationKind.CAPTURE and not capabilities.manual_capture:
+        raise NotSupportedByGateway(f"{gateway} payments cannot be captured through payrelay")
+    if kind is OperationKind.VOID and not capabilities.void:
+        raise NotSupportedByGateway(f"{gateway} payments cannot be voided through payrelay")
+    if kind is OperationKind.REFUND and not capabilities.refund and not external:
+        raise NotSupportedByGateway(
+            f"{gateway} cannot refund through an API; give the money back outside payrelay "
+            'and record it with {"external": true}'
+        )
+
+
 async def load_target(session: AsyncSession, operation_id: uuid.UUID) -> GatewayTarget:
     repository = PaymentRepository(session)
     operation = await repository.get_operation(operation_id)
@@ -298,6 +313,7 @@ async def plan_operation(
     reason: str | None,
     now: datetime,
     actor: str = "merchant",
+    external: bool = False,
 ) -> GatewayTarget:
     """Check the command against the ledger and record the operation, reserving its amount."""
     repository = PaymentRepository(session)
@@ -307,20 +323,19 @@ async def plan_operation(
     capabilities = connectors.connector_class(row.gateway).capabilities
     if amount is not None:
         amount = exact_positive_amount(amount, row.transaction.currency)
+    _require_capability(row.gateway, capabilities, kind, external=external)
     ledger = await ledger_of(session, row)
     if kind is OperationKind.CAPTURE:
         planned = state.plan_capture(ledger, amount)
         if planned < ledger.authorized and not capabilities.partial_capture:
             raise NotSupportedByGateway(f"{row.gateway} does not support partial capture")
     elif kind is OperationKind.VOID:
-        if not capabilities.void:
-            raise NotSupportedByGateway(f"{row.gateway} does not support void")
         planned = state.plan_void(ledger)
     else:
         planned = state.plan_refund(ledger, amount)
-        if planned < ledger.captured and not capabilities.partial_refund:
+        if not external and planned < ledger.captured and not capabilities.partial_refund:
             raise NotSupportedByGateway(f"{row.gateway} does not support partial refunds")
-        if ledger.refunded > 0 and not capabilities.multiple_refunds:
+        if not external and ledger.refunded > 0 and not capabilities.multiple_refunds:
             raise NotSupportedByGateway(f"{row.gateway} allows only one refund per payment")
     operation_id = new_id()
     operation = PaymentOperation(
@@ -348,6 +363,7 @@ async def plan_operation(
             "operation_id": str(operation_id),
             "amount": money.format_amount(planned, currency),
             "reason": reason,
+            **({"external": True} if external else {}),
         },
     )
     account = await gateway_account_service.get_account_by_id(session, row.transaction.gateway_id)

@@ -32,6 +32,7 @@ class Ledger:
     capture_pending: Decimal = Decimal(0)
     refund_pending: Decimal = Decimal(0)
     void_pending: bool = False
+    received: Decimal = Decimal(0)  # money that arrived by transfer, summed (may exceed amount)
 
     @property
     def refundable(self) -> Decimal:
@@ -46,6 +47,8 @@ class Ledger:
             raise AssertionError(f"refunded out of range: {self}")
         if self.refunded + self.refund_pending > self.captured:
             raise AssertionError(f"refunds over-committed: {self}")
+        if self.received < 0:
+            raise AssertionError(f"received out of range: {self}")
 
 
 class Fact(StrEnum):
@@ -59,6 +62,7 @@ class Fact(StrEnum):
     CANCELLED = "cancelled"
     VOIDED = "voided"
     REFUNDED = "refunded"
+    FUNDS_RECEIVED = "funds_received"  # a transfer arrived; `amount` is this one only
 
 
 def plan_capture(ledger: Ledger, amount: Decimal | None) -> Decimal:
@@ -121,6 +125,8 @@ def plan_refund(ledger: Ledger, amount: Decimal | None) -> Decimal:
 def apply(ledger: Ledger, fact: Fact, amount: Decimal | None = None) -> Ledger:
     """The ledger after a gateway fact. Returns `ledger` itself when the fact changes nothing."""
     status = ledger.status
+    if fact is Fact.FUNDS_RECEIVED:
+        return _receive(ledger, amount)
     if fact is Fact.AUTHORIZED and status is PaymentStatus.PENDING:
         authorized = _bounded(amount, ledger.amount)
         return replace(ledger, status=PaymentStatus.AUTHORIZED, authorized=authorized)
@@ -155,6 +161,23 @@ def apply(ledger: Ledger, fact: Fact, amount: Decimal | None = None) -> Ledger:
             else PaymentStatus.PARTIALLY_REFUNDED,
         )
     return ledger
+
+
+def _receive(ledger: Ledger, amount: Decimal | None) -> Ledger:
+    """Transfers add up; the payment is captured (for its amount) once they reach it. Money
+    arriving in any other state is still counted, so nothing received goes unrecorded."""
+    if amount is None or amount <= 0:
+        raise ValueError("a receipt needs a positive amount")
+    received = ledger.received + amount
+    if ledger.status is PaymentStatus.PENDING and received >= ledger.amount:
+        return replace(
+            ledger,
+            received=received,
+            status=PaymentStatus.CAPTURED,
+            authorized=ledger.amount,
+            captured=ledger.amount,
+        )
+    return replace(ledger, received=received)
 
 
 def _bounded(amount: Decimal | None, ceiling: Decimal) -> Decimal:

@@ -26,6 +26,7 @@ FACT_BY_OUTCOME: dict[PaymentOutcome, Fact] = {
     PaymentOutcome.CANCELLED: Fact.CANCELLED,
     PaymentOutcome.EXPIRED: Fact.EXPIRED,
     PaymentOutcome.VOIDED: Fact.VOIDED,
+    PaymentOutcome.FUNDS_RECEIVED: Fact.FUNDS_RECEIVED,
 }
 
 
@@ -52,6 +53,7 @@ async def ledger_of(session: AsyncSession, row: PaymentRow) -> Ledger:
         capture_pending=exact(reserved.capture),
         refund_pending=exact(reserved.refund),
         void_pending=reserved.void,
+        received=exact(transaction.received_amount),
     )
 
 
@@ -74,6 +76,7 @@ async def write_ledger(
     transaction.authorized_amount = after.authorized
     transaction.captured_amount = after.captured
     transaction.refunded_amount = after.refunded
+    transaction.received_amount = after.received
     transaction.status = after.status.value
     transaction.updated_at = now
     if after.status is not before.status:
@@ -90,11 +93,16 @@ async def write_ledger(
         "refunded_amount": format_amount(after.refunded, currency),
         **(data or {}),
     }
+    if after.received != before.received:
+        event_data["received_amount"] = format_amount(after.received, currency)
+        event_data["receipt_amount"] = format_amount(after.received - before.received, currency)
     if after.refunded != before.refunded:
         event_data["refund_amount"] = format_amount(after.refunded - before.refunded, currency)
         event_type = "payment.refunded"
-    else:
+    elif after.status is not before.status:
         event_type = f"payment.{after.status.value}"
+    else:
+        event_type = _receipt_event(after)
     await audit_service.record(
         session,
         event_type=event_type,
@@ -117,6 +125,15 @@ async def write_ledger(
     if after.status is before.status:
         return None
     return StatusChange(before=before.status, after=after.status)
+
+
+def _receipt_event(after: Ledger) -> str:
+    """Money arrived without changing the status: part of the amount, too much, or too late."""
+    if after.status is PaymentStatus.PENDING:
+        return "payment.funds_received"
+    if after.status in (PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.CANCELLED):
+        return "payment.late_funds"  # for an operator: money for a payment that is over
+    return "payment.overpaid"
 
 
 def _stamp(row: PaymentRow, status: PaymentStatus, now: datetime, validity: timedelta) -> None:
