@@ -159,6 +159,37 @@ async def _run_worker(settings: Settings, url: str) -> None:
             await db.dispose()
 
 
+@app.command()
+def emulate(
+    gateway: Annotated[str, typer.Argument(help="Gateway code: momo, sepay, ...")],
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="Emulator setting as KEY=VALUE (repeatable)."),
+    ] = None,
+) -> None:
+    """Run a local emulator of a gateway's servers, for development and tests."""
+    import uvicorn
+
+    from payrelay import connectors
+
+    options: dict[str, str] = {}
+    for item in option or []:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            _fail(f"--option must be KEY=VALUE, not {item!r}", as_json=False, exit_code=2)
+        options[key] = value
+    try:
+        application = connectors.emulator_app(gateway, options)
+    except connectors.UnknownConnector as exc:
+        _fail(f"no emulator for {exc}", as_json=False, exit_code=2)
+    except ValueError as exc:
+        _fail(str(exc), as_json=False, exit_code=2)
+    typer.echo(f"{gateway} emulator on http://{host}:{port}", err=True)
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
 @app.command("migrate")
 def migrate_command() -> None:
     """Apply database migrations."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import httpx
 
 from payrelay.connectors.base import Account, Connector
 from payrelay.connectors.sandbox import SandboxConnector
+
+ASGIApp = Any  # an emulator's ASGI application (connectors do not import a web framework)
 
 CONNECTORS: dict[str, type[Connector]] = {
     SandboxConnector.code: SandboxConnector,
@@ -33,3 +38,15 @@ def build_connector(code: str, account: Account, http: httpx.AsyncClient) -> Con
 
 def codes() -> list[str]:
     return sorted(CONNECTORS)
+
+
+def emulator_app(code: str, options: dict[str, str]) -> ASGIApp:
+    """The ASGI app of `code`'s emulator (`connectors/<code>/emulator.py`: `create_app`)."""
+    if code not in CONNECTORS:
+        raise UnknownConnector(code)
+    try:
+        module = importlib.import_module(f"payrelay.connectors.{code}.emulator")
+    except ModuleNotFoundError:
+        raise UnknownConnector(f"{code} has no emulator") from None
+    app: ASGIApp = module.create_app(options)
+    return app

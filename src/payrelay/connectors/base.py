@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -139,6 +139,10 @@ class PaymentResult:
     # What became of our capture/void/refund requests, by the idempotency key we sent.
     operations: Mapping[str, OperationOutcome] = field(default_factory=dict)
     found: bool = True  # False: the gateway has no such payment (our create never arrived)
+    # Notifications the gateway should have sent and we never received, found by the query
+    # (e.g. bank transfers listed by a transactions API): they go through the inbox, deduplicated
+    # with the real webhooks on their event id.
+    missed_events: Sequence[GatewayEvent] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -210,6 +214,11 @@ class Connector(ABC):
     def __init__(self, account: Account, http: httpx.AsyncClient) -> None:
         self.account = account
         self.http = http
+
+    @classmethod
+    def capabilities_for(cls, config: Mapping[str, Any]) -> Capabilities:
+        """The capabilities of one account (limits can depend on its configuration)."""
+        return cls.capabilities
 
     @classmethod
     def prepare_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -146,7 +146,7 @@ async def create_draft(
 ) -> GatewayTarget:
     """Record the payment and its `create` operation before anything is sent to the gateway."""
     code, method, account = await resolve_gateway(session, merchant, body)
-    capabilities = connectors.connector_class(code).capabilities
+    capabilities = connectors.connector_class(code).capabilities_for(account.config)
     amount = validate_amount(body.amount, body.currency, capabilities)
     if body.capture_method is CaptureMethod.MANUAL and not capabilities.manual_capture:
         raise NotSupportedByGateway(f"{code} does not support manual capture")
@@ -320,7 +320,9 @@ async def plan_operation(
     row = await repository.lock(merchant.id, payment_id)
     if row is None:
         raise PaymentNotFound("payment not found")
-    capabilities = connectors.connector_class(row.gateway).capabilities
+    account = await gateway_account_service.get_account_by_id(session, row.transaction.gateway_id)
+    assert account is not None
+    capabilities = connectors.connector_class(row.gateway).capabilities_for(account.config)
     if amount is not None:
         amount = exact_positive_amount(amount, row.transaction.currency)
     _require_capability(row.gateway, capabilities, kind, external=external)
@@ -366,8 +368,6 @@ async def plan_operation(
             **({"external": True} if external else {}),
         },
     )
-    account = await gateway_account_service.get_account_by_id(session, row.transaction.gateway_id)
-    assert account is not None
     return GatewayTarget(row.gateway, account, operation, row)
 
 

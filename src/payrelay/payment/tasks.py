@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
+import orjson
 
 from payrelay import connectors
 from payrelay.config import Settings
@@ -34,6 +35,7 @@ from payrelay.payment.orchestrator import PaymentOrchestrator
 from payrelay.payment.repository import PaymentRepository, PaymentRow
 from payrelay.payment.schemas import VoidIn
 from payrelay.payment.service import load_target
+from payrelay.webhook_in import service as webhook_service
 
 log = get_logger(__name__)
 
@@ -97,11 +99,38 @@ async def expire_due(
             result = await _ask(connector, call, _query(row))
             if result is None:
                 continue  # the gateway did not answer: expire on a later run, never blind
+            if await _queue_missed(db, row, result, clock()):
+                continue  # money may have arrived: apply it first, expire on a later run
         async with db.transaction() as session:
             applied = await payment_results.expire(session, transaction_id, result, now=clock())
         if applied.change is not None:
             record_status_change(row.gateway, applied.change.after)
     return len(due)
+
+
+async def _queue_missed(
+    db: Database, row: PaymentRow, result: PaymentResult, now: datetime
+) -> bool:
+    """Store notifications the status query found and we never received; True if any was new."""
+    if not result.missed_events:
+        return False
+    async with db.transaction() as session:
+        account = await gateway_account_service.get_account_by_id(
+            session, row.transaction.gateway_id
+        )
+        assert account is not None
+        stored = [
+            await webhook_service.store(
+                session,
+                account,
+                {"x-payrelay-source": "status-query"},
+                orjson.dumps(dict(event.raw)),
+                event,
+                now,
+            )
+            for event in result.missed_events
+        ]
+    return any(row_id is not None for row_id in stored)
 
 
 async def auto_void_due(
@@ -186,6 +215,8 @@ async def _check_payment(
     if result is None:
         return
     now = clock()
+    if await _queue_missed(db, row, result, now):
+        return  # the worker applies them through the inbox, deduplicated with real webhooks
     async with db.transaction() as session:
         applied = await payment_results.apply_status(
             session,
