@@ -153,3 +153,24 @@ def test_partial_capture_then_refunds_to_zero():
     assert ledger.status is PaymentStatus.PARTIALLY_REFUNDED
     ledger = state.apply(ledger, Fact.REFUNDED, state.plan_refund(ledger, None))
     assert (ledger.status, ledger.refunded) == (PaymentStatus.REFUNDED, Decimal(600))
+
+
+@pytest.mark.parametrize(
+    ("kind", "state_now", "expected"),
+    [
+        ("capture", "captured", "succeeded"),
+        ("capture", "authorized", "declined"),
+        ("capture", "pending", None),
+        ("void", "voided", "succeeded"),
+        ("void", "cancelled", "succeeded"),
+        ("void", "authorized", "declined"),
+        ("refund", "captured", None),
+    ],
+)
+def test_a_lost_capture_or_void_is_settled_by_the_gateways_state(kind, state_now, expected):
+    from payrelay.connectors.base import PaymentOutcome
+    from payrelay.enums import OperationKind
+    from payrelay.payment.results import _settled_by_state
+
+    settled = _settled_by_state(OperationKind(kind), PaymentOutcome(state_now))
+    assert (settled.value if settled else None) == expected

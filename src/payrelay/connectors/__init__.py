@@ -8,12 +8,16 @@ from typing import Any
 import httpx
 
 from payrelay.connectors.base import Account, Connector
+from payrelay.connectors.momo import MomoConnector
 from payrelay.connectors.sandbox import SandboxConnector
+from payrelay.connectors.sepay import SepayConnector
 
 ASGIApp = Any  # an emulator's ASGI application (connectors do not import a web framework)
 
 CONNECTORS: dict[str, type[Connector]] = {
+    MomoConnector.code: MomoConnector,
     SandboxConnector.code: SandboxConnector,
+    SepayConnector.code: SepayConnector,
 }
 
 

@@ -36,6 +36,7 @@ UNRESOLVED_STATUSES = (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.va
 class Applied:
     row: PaymentRow
     change: StatusChange | None
+    changed: bool = False  # the money or the status moved (a part-payment moves only money)
 
 
 async def _lock_operation(
@@ -186,11 +187,15 @@ async def apply_gateway_event(
         transaction.error_details = _decline_dict(event.decline, now)
     if PaymentStatus(transaction.status) is PaymentStatus.PENDING:
         transaction.gateway_status = event.gateway_status[:50]
-        if event.outcome is not PaymentOutcome.PENDING:
-            transaction.next_action = None
     await session.flush()
+    before = await ledger_of(session, row)
     change = await _apply_outcome(session, row, event.outcome, event.amount, now, "gateway")
-    return Applied(row=row, change=change)
+    if transaction.status != PaymentStatus.PENDING.value and transaction.next_action is not None:
+        # The customer has nothing left to do (a part-payment keeps the transfer instructions).
+        transaction.next_action = None
+        await session.flush()
+    moved = await ledger_of(session, row) != before
+    return Applied(row=row, change=change, changed=moved)
 
 
 async def _apply_outcome(
@@ -311,6 +316,8 @@ async def resolve_operation(
     outcome = result.operations.get(operation.gateway_idempotency_key)
     if outcome is None and reports_operations and result.found:
         outcome = OperationOutcome.DECLINED  # the gateway lists what it did: not this
+    if outcome is None and result.found:
+        outcome = _settled_by_state(OperationKind(operation.kind), result.outcome)
     if outcome is None:
         operation.status = OperationStatus.UNKNOWN.value
         operation.next_check_at = next_check_at
@@ -326,6 +333,23 @@ async def resolve_operation(
         raw=dict(result.raw),
     )
     return await apply_operation_result(session, operation_id, verdict, now=now)
+
+
+def _settled_by_state(kind: OperationKind, state_now: PaymentOutcome) -> OperationOutcome | None:
+    """A capture or void shows in the payment's state at the gateway, even when the gateway does
+    not list its operations: captured means the capture happened, still authorized means it did
+    not. A refund does not (several can exist), so it stays unknown."""
+    if kind is OperationKind.CAPTURE:
+        if state_now is PaymentOutcome.CAPTURED:
+            return OperationOutcome.SUCCEEDED
+        if state_now is PaymentOutcome.AUTHORIZED:
+            return OperationOutcome.DECLINED
+    if kind is OperationKind.VOID:
+        if state_now in (PaymentOutcome.VOIDED, PaymentOutcome.CANCELLED):
+            return OperationOutcome.SUCCEEDED
+        if state_now is PaymentOutcome.AUTHORIZED:
+            return OperationOutcome.DECLINED
+    return None
 
 
 async def _never_arrived(

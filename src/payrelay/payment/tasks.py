@@ -130,7 +130,11 @@ async def _queue_missed(
             )
             for event in result.missed_events
         ]
-    return any(row_id is not None for row_id in stored)
+        # Already in the inbox (the real webhook came first) but not applied yet: wait too.
+        waiting = await webhook_service.awaiting_processing(
+            session, account.id, [event.event_id for event in result.missed_events]
+        )
+    return waiting or any(row_id is not None for row_id in stored)
 
 
 async def auto_void_due(

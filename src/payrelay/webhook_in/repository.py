@@ -63,6 +63,18 @@ class WebhookRepository:
         )
         return [ClaimedWebhook(*row) for row in result.all()]
 
+    async def any_pending(self, account_id: int, webhook_ids: list[str]) -> bool:
+        result = await self.session.execute(
+            select(PaymentWebhook.id)
+            .where(
+                PaymentWebhook.gateway_account_id == account_id,
+                PaymentWebhook.webhook_id.in_(webhook_ids),
+                PaymentWebhook.status.in_(["received", "failed"]),
+            )
+            .limit(1)
+        )
+        return result.first() is not None
+
     async def notify(self) -> None:
         await self.session.execute(text(f"NOTIFY {CHANNEL}"))
 

@@ -20,13 +20,14 @@ from payrelay.payment.repository import PaymentRepository
 from payrelay.webhook_in.repository import WebhookRepository
 
 PENDING_STATUSES = (WebhookStatus.RECEIVED.value, WebhookStatus.FAILED.value)
+# Signatures are kept for the audit trail; credentials (an `Authorization: Apikey` header) never.
 SIGNATURE_HEADERS = (
     "sandbox-signature",
     "stripe-signature",
     "paypal-transmission-sig",
     "x-signature",
+    "x-sepay-signature",
     "signature",
-    "authorization",
 )
 
 
@@ -133,12 +134,12 @@ async def process(
         )
         return Processed(WebhookStatus.IGNORED, None, account.code)
     applied = await payment_results.apply_gateway_event(session, transaction_id, event, now=now)
-    status = WebhookStatus.PROCESSED if applied.change is not None else WebhookStatus.IGNORED
+    status = WebhookStatus.PROCESSED if applied.changed else WebhookStatus.IGNORED
     await repository.update(
         row_id,
         payment_request_id=applied.row.request.id,
         status=status.value,
-        error=None if applied.change is not None else "no change: duplicate or stale event",
+        error=None if applied.changed else "no change: duplicate or stale event",
         processed_at=now,
         updated_at=now,
     )
@@ -160,6 +161,13 @@ async def process(
     return Processed(
         status, applied.change.after if applied.change is not None else None, account.code
     )
+
+
+async def awaiting_processing(
+    session: AsyncSession, account_id: int, webhook_ids: list[str]
+) -> bool:
+    """Whether any of these gateway events is stored but not applied yet."""
+    return await WebhookRepository(session).any_pending(account_id, webhook_ids)
 
 
 async def mark_failed(
