@@ -95,6 +95,9 @@ class ServerThread:
             log_config=None,
             access_log=False,
             lifespan="on",
+            # The test client keeps connections for the whole session: a server closing an idle
+            # one just as the client reuses it is a race that fails a test for nothing.
+            timeout_keep_alive=300,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
