@@ -43,6 +43,9 @@ class WebhookRejected(Exception):
 
 class PaymentOutcome(StrEnum):
     PENDING = "pending"
+    # The customer approved at the gateway, which now waits for us to complete the payment
+    # (PayPal: capture or authorize the approved order). The core calls `complete_payment`.
+    APPROVED = "approved"
     # Money arrived for the payment (a bank transfer): `amount` is this receipt only. The core
     # adds receipts up; the payment is captured once they reach its amount.
     FUNDS_RECEIVED = "funds_received"
@@ -70,6 +73,7 @@ class Capabilities:
     void: bool = True
     status_query: bool = True
     reports_operations: bool = False  # status queries list our operations by idempotency key
+    needs_completion: bool = False  # an approved payment is completed by `complete_payment`
     cancel_unpaid: bool = True  # an unpaid payment can be cancelled (used when it expires)
     currencies: frozenset[str] | None = None  # None: any ISO 4217 currency
     min_amount: Mapping[str, Decimal] = field(default_factory=dict)
@@ -123,6 +127,19 @@ class CreatePayment:
     customer_email: str | None
     return_url: str | None
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CompletePayment:
+    """Finish a payment the customer approved (authorize or capture it at the gateway)."""
+
+    payment_id: uuid.UUID
+    operation_id: uuid.UUID
+    idempotency_key: str
+    gateway_transaction_id: str
+    amount: Decimal
+    currency: str
+    capture_method: CaptureMethod
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +256,15 @@ class Connector(ABC):
 
     @abstractmethod
     async def query_status(self, query: StatusQuery) -> PaymentResult: ...
+
+    async def complete_payment(self, request: CompletePayment) -> PaymentResult:
+        """Only for gateways with `needs_completion`."""
+        raise NotImplementedError(f"{self.code} payments need no completion")
+
+    def return_url(self, payment_id: uuid.UUID) -> str:
+        """Where the gateway sends the customer back: payrelay completes the payment if the
+        gateway needs it, then forwards the customer to the merchant's `return_url`."""
+        return f"{self.account.public_url}/return/{self.code}/{self.account.id}/{payment_id}"
 
     async def cancel_unpaid(self, query: StatusQuery) -> PaymentResult:
         """Cancel a payment the customer has not paid; answer with its state afterwards (a

@@ -27,6 +27,8 @@ FACT_BY_OUTCOME: dict[PaymentOutcome, Fact] = {
     PaymentOutcome.EXPIRED: Fact.EXPIRED,
     PaymentOutcome.VOIDED: Fact.VOIDED,
     PaymentOutcome.FUNDS_RECEIVED: Fact.FUNDS_RECEIVED,
+    # Approval changes no money: the payment stays pending until completion succeeds.
+    PaymentOutcome.APPROVED: Fact.PENDING,
 }
 
 
