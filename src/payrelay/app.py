@@ -28,6 +28,7 @@ from payrelay.logging import get_logger
 from payrelay.middleware import BodyTooLarge, RequestContextMiddleware, payload_too_large
 from payrelay.ops import endpoints as ops_endpoints
 from payrelay.payment import endpoints as payment_endpoints
+from payrelay.payment import returns as payment_returns
 from payrelay.payment.orchestrator import PaymentOrchestrator
 from payrelay.sandbox import endpoints as sandbox_endpoints
 from payrelay.web import AppState
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(payment_endpoints.router)
     app.include_router(callback_endpoints.router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(payment_returns.router)
     app.include_router(sandbox_endpoints.router)
     app.include_router(sandbox_endpoints.api)
     return app

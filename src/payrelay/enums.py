@@ -64,6 +64,7 @@ class CaptureMethod(StrEnum):
 
 class OperationKind(StrEnum):
     CREATE = "create"
+    COMPLETE = "complete"  # finishing a payment the customer approved (PayPal's order capture)
     CAPTURE = "capture"
     VOID = "void"
     REFUND = "refund"

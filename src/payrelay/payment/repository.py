@@ -191,6 +191,20 @@ class PaymentRepository:
     async def get_operation(self, operation_id: uuid.UUID) -> PaymentOperation | None:
         return await self.session.get(PaymentOperation, operation_id)
 
+    async def latest_operation(
+        self, transaction_id: int, kind: OperationKind
+    ) -> PaymentOperation | None:
+        result = await self.session.execute(
+            select(PaymentOperation)
+            .where(
+                PaymentOperation.payment_transaction_id == transaction_id,
+                PaymentOperation.kind == kind.value,
+            )
+            .order_by(PaymentOperation.created_at.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
     async def lock_operation(self, operation_id: uuid.UUID) -> PaymentOperation | None:
         result = await self.session.execute(
             select(PaymentOperation).where(PaymentOperation.id == operation_id).with_for_update()

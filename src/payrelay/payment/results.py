@@ -313,6 +313,9 @@ async def resolve_operation(
         if result.found:
             return await apply_create_result(session, operation_id, result, now=now)
         return await _never_arrived(session, operation, now)
+    if operation.kind == OperationKind.COMPLETE.value:
+        # Still approved at the gateway: our completion never happened (it may be sent again).
+        return await apply_completion_result(session, operation_id, result, now=now)
     outcome = result.operations.get(operation.gateway_idempotency_key)
     if outcome is None and reports_operations and result.found:
         outcome = OperationOutcome.DECLINED  # the gateway lists what it did: not this
@@ -369,3 +372,43 @@ async def reschedule(session: AsyncSession, operation_id: uuid.UUID, at: datetim
     if operation is not None and operation.status in UNRESOLVED_STATUSES:
         operation.next_check_at = at
         await session.flush()
+
+
+async def apply_completion_result(
+    session: AsyncSession, operation_id: uuid.UUID, result: PaymentResult, *, now: datetime
+) -> Applied:
+    """What the gateway answered when we completed an approved payment."""
+    operation, row = await _lock_operation(session, operation_id)
+    if operation.status not in UNRESOLVED_STATUSES:
+        return Applied(row=row, change=None)
+    transaction = row.transaction
+    declined = result.outcome is PaymentOutcome.DECLINED
+    operation.status = (OperationStatus.FAILED if declined else OperationStatus.SUCCEEDED).value
+    operation.gateway_operation_id = result.gateway_reference_id or result.gateway_transaction_id
+    operation.attempts += 1
+    operation.completed_at = now
+    operation.updated_at = now
+    operation.error = _decline_dict(result.decline, now) if declined else None
+    if transaction.status == PaymentStatus.PENDING.value:
+        transaction.gateway_status = result.gateway_status[:50]
+        transaction.gateway_response = {**(transaction.gateway_response or {}), **result.raw}
+        if result.gateway_reference_id:
+            transaction.gateway_reference_id = result.gateway_reference_id
+        if declined:
+            transaction.error_details = _decline_dict(result.decline, now)
+    await session.flush()
+    await audit_service.record(
+        session,
+        event_type=f"complete.{'failed' if declined else 'succeeded'}",
+        actor="gateway",
+        merchant_id=transaction.merchant_id,
+        payment_request_id=row.request.id,
+        payment_transaction_id=transaction.id,
+        data={"operation_id": str(operation_id), "gateway_status": result.gateway_status},
+        gateway_response=dict(result.raw),
+    )
+    outcome = result.outcome
+    if outcome is PaymentOutcome.APPROVED:  # still only approved: nothing was completed
+        return Applied(row=row, change=None)
+    change = await _apply_outcome(session, row, outcome, result.amount, now, "gateway")
+    return Applied(row=row, change=change, changed=change is not None)

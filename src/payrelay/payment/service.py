@@ -303,6 +303,56 @@ async def load_target(session: AsyncSession, operation_id: uuid.UUID) -> Gateway
     return GatewayTarget(row.gateway, account, operation, row)
 
 
+async def plan_completion(
+    session: AsyncSession, transaction_id: int, *, in_flight_since: datetime, now: datetime
+) -> GatewayTarget | None:
+    """The completion to send for an approved payment, or None: not pending, not a gateway that
+    needs it, already completed, or being completed by another trigger right now."""
+    repository = PaymentRepository(session)
+    row = await repository.lock_by_transaction(transaction_id)
+    if row is None or row.transaction.status != PaymentStatus.PENDING.value:
+        return None
+    if not connectors.connector_class(row.gateway).capabilities.needs_completion:
+        return None
+    account = await gateway_account_service.get_account_by_id(session, row.transaction.gateway_id)
+    assert account is not None
+    existing = await repository.latest_operation(row.transaction.id, OperationKind.COMPLETE)
+    if existing is not None:
+        if existing.status == OperationStatus.SUCCEEDED.value:
+            return None
+        unresolved = existing.status in (
+            OperationStatus.PENDING.value,
+            OperationStatus.UNKNOWN.value,
+        )
+        if unresolved and existing.updated_at > in_flight_since:
+            return None
+        if unresolved:  # left behind: send it again with the same key (the gateway dedupes)
+            return GatewayTarget(row.gateway, account, existing, row)
+    operation_id = new_id()
+    operation = PaymentOperation(
+        id=operation_id,
+        payment_transaction_id=row.transaction.id,
+        merchant_id=row.transaction.merchant_id,
+        kind=OperationKind.COMPLETE.value,
+        amount=row.transaction.amount,
+        status=OperationStatus.PENDING.value,
+        gateway_idempotency_key=gateway_key(operation_id),
+        created_at=now,
+        updated_at=now,
+    )
+    await repository.add(operation)
+    await audit_service.record(
+        session,
+        event_type="complete.requested",
+        actor="system",
+        merchant_id=row.transaction.merchant_id,
+        payment_request_id=row.request.id,
+        payment_transaction_id=row.transaction.id,
+        data={"operation_id": str(operation_id)},
+    )
+    return GatewayTarget(row.gateway, account, operation, row)
+
+
 async def plan_operation(
     session: AsyncSession,
     merchant: Merchant,

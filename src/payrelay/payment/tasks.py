@@ -19,6 +19,7 @@ from payrelay.connectors.base import (
     Connector,
     GatewayNotSent,
     GatewayOutcomeUnknown,
+    PaymentOutcome,
     PaymentResult,
     StatusQuery,
 )
@@ -29,6 +30,7 @@ from payrelay.gateway_account.service import account_context
 from payrelay.kit.db import Database
 from payrelay.logging import get_logger
 from payrelay.merchant import service as merchant_service
+from payrelay.payment import completion
 from payrelay.payment import results as payment_results
 from payrelay.payment.metrics import record_status_change
 from payrelay.payment.orchestrator import PaymentOrchestrator
@@ -221,6 +223,9 @@ async def _check_payment(
     now = clock()
     if await _queue_missed(db, row, result, now):
         return  # the worker applies them through the inbox, deduplicated with real webhooks
+    if result.outcome is PaymentOutcome.APPROVED and connector.capabilities.needs_completion:
+        await completion.complete(db, http, settings, transaction_id)
+        return
     async with db.transaction() as session:
         applied = await payment_results.apply_status(
             session,

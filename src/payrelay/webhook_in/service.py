@@ -36,6 +36,7 @@ class Processed:
     status: WebhookStatus
     payment_status: PaymentStatus | None
     gateway: str
+    transaction_id: int | None = None
 
 
 def _signature(headers: Mapping[str, str]) -> str | None:
@@ -159,7 +160,10 @@ async def process(
         gateway_response=dict(event.raw),
     )
     return Processed(
-        status, applied.change.after if applied.change is not None else None, account.code
+        status,
+        applied.change.after if applied.change is not None else None,
+        account.code,
+        transaction_id,
     )
 
 

@@ -13,11 +13,12 @@ import httpx
 
 from payrelay import connectors
 from payrelay.config import Settings
-from payrelay.connectors.base import IncomingWebhook, WebhookRejected
+from payrelay.connectors.base import IncomingWebhook, PaymentOutcome, WebhookRejected
 from payrelay.gateway_account import service as gateway_account_service
 from payrelay.kit.db import Database
 from payrelay.logging import get_logger
 from payrelay.models import PaymentGateway
+from payrelay.payment import completion
 from payrelay.payment.metrics import record_status_change
 from payrelay.webhook_in import metrics
 from payrelay.webhook_in import service as webhook_service
@@ -79,3 +80,6 @@ async def _apply(
     if processed.payment_status is not None:
         record_status_change(account.code, processed.payment_status)
     bound.info("webhook.processed", result=processed.status.value)
+    if event.outcome is PaymentOutcome.APPROVED and processed.transaction_id is not None:
+        # The customer approved: the gateway waits for us to complete the payment.
+        await completion.complete(db, http, settings, processed.transaction_id)
