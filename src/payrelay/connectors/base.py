@@ -102,6 +102,7 @@ class Decline:
     code: str
     message: str
     gateway_code: str | None = None
+    gateway_message: str | None = None  # the gateway's own text, as it sent it
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +174,9 @@ class OperationRequest:
     amount: Decimal | None
     currency: str
     reason: str | None = None
+    # A refund after a separate capture: the key that capture was sent with (gateways that
+    # address refunds to the capture, not to the authorization, look it up by it).
+    capture_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +193,9 @@ class StatusQuery:
     payment_id: uuid.UUID
     order_reference: str
     gateway_transaction_id: str | None
+    # Keys of our operations the core asks about (gateways whose status queries look up one
+    # operation at a time need them; `PaymentResult.operations` answers by these keys).
+    operation_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

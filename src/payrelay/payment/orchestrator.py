@@ -175,7 +175,8 @@ class PaymentOrchestrator:
                         payment_request_id=target.row.request.id,
                         operation_id=target.operation.id,
                     )
-        return await self._drive(target, key_id, self._operation_call(target))
+            capture_key = await payment_service.capture_key(session, target)
+        return await self._drive(target, key_id, self._operation_call(target, capture_key))
 
     async def _record_external(
         self, session: AsyncSession, target: GatewayTarget, key_id: uuid.UUID | None
@@ -316,7 +317,7 @@ class PaymentOrchestrator:
         )
         return lambda connector: connector.create_payment(canonical)
 
-    def _operation_call(self, target: GatewayTarget) -> GatewayCall:
+    def _operation_call(self, target: GatewayTarget, capture_key: str | None) -> GatewayCall:
         operation, transaction = target.operation, target.row.transaction
         canonical = OperationRequest(
             operation_id=operation.id,
@@ -325,6 +326,7 @@ class PaymentOrchestrator:
             amount=operation.amount,
             currency=transaction.currency,
             reason=operation.reason,
+            capture_key=capture_key,
         )
         name = OperationKind(operation.kind).value  # capture | void | refund
         return lambda connector: getattr(connector, name)(canonical)

@@ -234,6 +234,7 @@ def _decline_dict(decline: Any, now: datetime) -> dict[str, Any]:
         "code": decline.code,
         "message": decline.message,
         "gateway_code": decline.gateway_code,
+        "gateway_message": decline.gateway_message,
         "timestamp": now.isoformat(),
     }
 
@@ -314,7 +315,12 @@ async def resolve_operation(
             return await apply_create_result(session, operation_id, result, now=now)
         return await _never_arrived(session, operation, now)
     if operation.kind == OperationKind.COMPLETE.value:
-        # Still approved at the gateway: our completion never happened (it may be sent again).
+        if result.outcome in (PaymentOutcome.APPROVED, PaymentOutcome.PENDING):
+            # Not completed at the gateway: it stays open, and the next trigger (the approval
+            # webhook, the customer's return, the janitor finding it approved) sends it again.
+            operation.next_check_at = next_check_at
+            await session.flush()
+            return None
         return await apply_completion_result(session, operation_id, result, now=now)
     outcome = result.operations.get(operation.gateway_idempotency_key)
     if outcome is None and reports_operations and result.found:
@@ -411,4 +417,7 @@ async def apply_completion_result(
     if outcome is PaymentOutcome.APPROVED:  # still only approved: nothing was completed
         return Applied(row=row, change=None)
     change = await _apply_outcome(session, row, outcome, result.amount, now, "gateway")
+    if transaction.status != PaymentStatus.PENDING.value and transaction.next_action is not None:
+        transaction.next_action = None  # completed: the approve link is of no use any more
+        await session.flush()
     return Applied(row=row, change=change, changed=change is not None)

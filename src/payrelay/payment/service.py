@@ -303,6 +303,19 @@ async def load_target(session: AsyncSession, operation_id: uuid.UUID) -> Gateway
     return GatewayTarget(row.gateway, account, operation, row)
 
 
+async def capture_key(session: AsyncSession, target: GatewayTarget) -> str | None:
+    """For a refund: the key of the payment's succeeded capture, if it was captured separately
+    (gateways that refund the capture, not the authorization, look the capture up by it)."""
+    if target.operation.kind != OperationKind.REFUND.value:
+        return None
+    capture = await PaymentRepository(session).latest_operation(
+        target.row.transaction.id, OperationKind.CAPTURE
+    )
+    if capture is None or capture.status != OperationStatus.SUCCEEDED.value:
+        return None
+    return capture.gateway_idempotency_key
+
+
 async def plan_completion(
     session: AsyncSession, transaction_id: int, *, in_flight_since: datetime, now: datetime
 ) -> GatewayTarget | None:

@@ -51,11 +51,12 @@ def next_check(settings: Settings, checks_done: int, now: datetime) -> datetime:
     return now + timedelta(seconds=schedule[min(checks_done, len(schedule) - 1)])
 
 
-def _query(row: PaymentRow) -> StatusQuery:
+def _query(row: PaymentRow, *operation_keys: str) -> StatusQuery:
     return StatusQuery(
         payment_id=row.request.id,
         order_reference=row.transaction.order_reference,
         gateway_transaction_id=row.transaction.gateway_transaction_id,
+        operation_keys=operation_keys,
     )
 
 
@@ -190,7 +191,8 @@ async def _resolve_operation(
     async with db.session() as session:
         target = await load_target(session, operation_id)
     connector = await _connector(db, http, settings, target.row)
-    result = await _ask(connector, "query_status", _query(target.row))
+    query = _query(target.row, target.operation.gateway_idempotency_key)
+    result = await _ask(connector, "query_status", query)
     now = clock()
     async with db.transaction() as session:
         if result is None:
