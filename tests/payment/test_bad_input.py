@@ -134,7 +134,7 @@ RULE_CASES = [
     pytest.param({"amount": "1.2345", "currency": "KWD"}, "amount_too_precise", id="prec-kwd"),
     pytest.param({"amount": "0.0001", "currency": "KWD"}, "amount_too_precise", id="tiny-kwd"),
     pytest.param({"gateway": "nope"}, "unknown_gateway", id="gateway-unknown"),
-    pytest.param({"gateway": "stripe"}, "unknown_gateway", id="gateway-not-registered"),
+    pytest.param({"gateway": "adyen"}, "unknown_gateway", id="gateway-not-registered"),
     pytest.param({"gateway": "SANDBOX"}, "unknown_gateway", id="gateway-wrong-case"),
     pytest.param({"gateway": MISSING}, "unknown_gateway", id="gateway-missing"),
 ]

@@ -7,17 +7,23 @@ from typing import Any
 
 import httpx
 
+from payrelay.connectors.allsecure import AllSecureConnector
 from payrelay.connectors.base import Account, Connector
 from payrelay.connectors.momo import MomoConnector
+from payrelay.connectors.paypal import PaypalConnector
 from payrelay.connectors.sandbox import SandboxConnector
 from payrelay.connectors.sepay import SepayConnector
+from payrelay.connectors.stripe import StripeConnector
 
 ASGIApp = Any  # an emulator's ASGI application (connectors do not import a web framework)
 
 CONNECTORS: dict[str, type[Connector]] = {
+    AllSecureConnector.code: AllSecureConnector,
     MomoConnector.code: MomoConnector,
+    PaypalConnector.code: PaypalConnector,
     SandboxConnector.code: SandboxConnector,
     SepayConnector.code: SepayConnector,
+    StripeConnector.code: StripeConnector,
 }
 
 
