@@ -17,6 +17,7 @@ from payrelay import __version__
 from payrelay.callback import endpoints as callback_endpoints
 from payrelay.config import Settings, get_settings
 from payrelay.database import open_database
+from payrelay.escrow import endpoints as escrow_endpoints
 from payrelay.exceptions import (
     MalformedJson,
     MethodNotAllowed,
@@ -31,6 +32,7 @@ from payrelay.payment import endpoints as payment_endpoints
 from payrelay.payment import returns as payment_returns
 from payrelay.payment.orchestrator import PaymentOrchestrator
 from payrelay.sandbox import endpoints as sandbox_endpoints
+from payrelay.statistics import endpoints as statistics_endpoints
 from payrelay.web import AppState
 from payrelay.webhook_in import endpoints as webhook_endpoints
 from payrelay.worker.runner import Worker
@@ -92,6 +94,8 @@ def create_app(
     _install_error_handlers(app, settings.max_body_bytes)
     app.include_router(ops_endpoints.router)
     app.include_router(payment_endpoints.router)
+    app.include_router(escrow_endpoints.router)
+    app.include_router(statistics_endpoints.router)
     app.include_router(callback_endpoints.router)
     app.include_router(webhook_endpoints.router)
     app.include_router(payment_returns.router)

@@ -11,11 +11,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from payrelay.callback import service as callback_service
+from payrelay.cli.archive import archive_command
+from payrelay.cli.stats import stats_app
 from payrelay.config import Settings, get_settings
 from payrelay.database import ResolvedDatabase, open_database, resolve_database_url
 from payrelay.exceptions import PayrelayError
@@ -38,8 +40,14 @@ app.add_typer(merchant_app, name="merchant")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(db_app, name="db")
 app.add_typer(callbacks_app, name="callbacks")
+app.add_typer(stats_app, name="stats")
+app.command("archive")(archive_command)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+HoldDaysOption = Annotated[
+    int, typer.Option(help="Days a seller's share is held after capture (0 to 365).")
+]
+TimezoneOption = Annotated[str, typer.Option(help="IANA time zone of the daily statistics.")]
 
 
 class Role(StrEnum):
@@ -48,7 +56,7 @@ class Role(StrEnum):
     WORKER = "worker"
 
 
-def _fail(message: str, *, as_json: bool, code: str = "error", exit_code: int = 1) -> None:
+def _fail(message: str, *, as_json: bool, code: str = "error", exit_code: int = 1) -> NoReturn:
     if as_json:
         typer.echo(json.dumps({"error": {"code": code, "message": message}}), err=True)
     else:
@@ -222,13 +230,12 @@ def merchant_create(
     commission_rate: Annotated[
         str, typer.Option(help="Marketplace commission as a fraction (0.05 is 5 %).")
     ] = "0.05",
+    escrow_hold_days: HoldDaysOption = merchant_service.DEFAULT_ESCROW_HOLD_DAYS,
+    timezone: TimezoneOption = merchant_service.DEFAULT_REPORTING_TIMEZONE,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a merchant and print its id, API key and callback secret (shown only once)."""
-    try:
-        rate = Decimal(commission_rate)
-    except InvalidOperation:
-        _fail("--commission-rate must be a decimal such as 0.05", as_json=as_json, exit_code=2)
+    rate = _commission_rate(commission_rate, as_json)
     settings = get_settings()
 
     async def work(session: AsyncSession) -> merchant_service.CreatedMerchant:
@@ -237,6 +244,8 @@ def merchant_create(
             name=name,
             callback_url=callback_url,
             commission_rate=rate,
+            escrow_hold_days=escrow_hold_days,
+            reporting_timezone=timezone,
             allow_private_callbacks=settings.allow_private_callbacks,
         )
 
@@ -254,6 +263,55 @@ def merchant_create(
     else:
         for key, value in output.items():
             typer.echo(f"{key}: {value}")
+
+
+@merchant_app.command("set")
+def merchant_set(
+    merchant: Annotated[str, typer.Argument(help="Merchant id.")],
+    commission_rate: Annotated[
+        str | None, typer.Option(help="Commission for payments created from now on.")
+    ] = None,
+    escrow_hold_days: Annotated[
+        int | None,
+        typer.Option(help="Days a seller's share is held after capture (0 to 365)."),
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone of the daily statistics.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a merchant's commission, escrow hold or reporting time zone."""
+    merchant_id = _merchant_id(merchant, as_json)
+    rate = None if commission_rate is None else _commission_rate(commission_rate, as_json)
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        updated = await merchant_service.update_settings(
+            session,
+            merchant_id,
+            commission_rate=rate,
+            escrow_hold_days=escrow_hold_days,
+            reporting_timezone=timezone,
+        )
+        return {
+            "id": str(updated.id),
+            "commission_rate": str(updated.commission_rate),
+            "escrow_hold_days": updated.escrow_hold_days,
+            "reporting_timezone": updated.reporting_timezone,
+        }
+
+    try:
+        output = _in_transaction(settings, work)
+    except PayrelayError as exc:
+        _fail(exc.message, as_json=as_json, code=exc.code)
+    _print(output, as_json)
+
+
+def _commission_rate(value: str, as_json: bool) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        _fail("--commission-rate must be a decimal such as 0.05", as_json=as_json, exit_code=2)
 
 
 def _merchant_id(value: str, as_json: bool) -> uuid.UUID:

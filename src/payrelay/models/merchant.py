@@ -20,6 +20,9 @@ class Merchant(Model):
             "commission_rate >= 0 AND commission_rate < 1", name="commission_rate_range"
         ),
         CheckConstraint(f"status IN ({sql_in(MerchantStatus)})", name="status_valid"),
+        CheckConstraint(
+            "escrow_hold_days >= 0 AND escrow_hold_days <= 365", name="escrow_hold_days_range"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -30,6 +33,11 @@ class Merchant(Model):
     previous_callback_secret_expires_at: Mapped[datetime | None]
     commission_rate: Mapped[Decimal] = mapped_column(Numeric(7, 6), server_default=text("0.05"))
     status: Mapped[str] = mapped_column(String(20), server_default=MerchantStatus.ACTIVE.value)
+    # How long a marketplace payment's seller share is held after capture before the worker
+    # releases it on its own (the merchant may release it earlier, on delivery).
+    escrow_hold_days: Mapped[int] = mapped_column(server_default=text("14"))
+    # IANA time zone of the merchant's daily statistics (a statistics "day").
+    reporting_timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     # Set when the endpoint answered 410 Gone: callbacks wait until it is re-enabled.
     callback_url_disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

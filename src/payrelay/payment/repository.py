@@ -24,9 +24,10 @@ from payrelay.models import (
 UNRESOLVED = (OperationStatus.PENDING.value, OperationStatus.UNKNOWN.value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PaymentRow:
-    """A payment as the merchant sees it: the request, its current transaction and the rest."""
+    """A payment as the merchant sees it: the request, its current transaction and the rest.
+    `escrow` is set by the escrow service when a change of money creates or moves it."""
 
     request: PaymentRequest
     transaction: PaymentTransaction

@@ -45,6 +45,7 @@ from payrelay.payment.errors import (
 from payrelay.payment.repository import PaymentRepository, PaymentRow
 from payrelay.payment.schemas import CreatePaymentIn
 from payrelay.payment.transitions import ledger_of
+from payrelay.statistics import service as statistics_service
 
 ACTIVE_INDEX = "uq_payment_transactions_active_user_listing"
 MAX_AMOUNT_DIGITS = 15
@@ -221,6 +222,7 @@ async def create_draft(
     )
     await repository.add(operation)
     row = PaymentRow(request=request, transaction=transaction, gateway=code, escrow=None)
+    await statistics_service.count_created(session, row, now=now)
     await audit_service.record(
         session,
         event_type="payment.created",

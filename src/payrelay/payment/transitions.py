@@ -12,11 +12,13 @@ from payrelay.audit import service as audit_service
 from payrelay.callback import service as callback_service
 from payrelay.connectors.base import PaymentOutcome
 from payrelay.enums import REQUEST_STATUS_BY_PAYMENT_STATUS, PaymentStatus
+from payrelay.escrow import service as escrow_service
 from payrelay.kit.db import AsyncSession
 from payrelay.kit.money import format_amount, quantize
 from payrelay.payment.presenter import payment_body
 from payrelay.payment.repository import PaymentRepository, PaymentRow
 from payrelay.payment.state import Fact, Ledger
+from payrelay.statistics import service as statistics_service
 
 FACT_BY_OUTCOME: dict[PaymentOutcome, Fact] = {
     PaymentOutcome.PENDING: Fact.PENDING,
@@ -86,6 +88,8 @@ async def write_ledger(
     request.status = REQUEST_STATUS_BY_PAYMENT_STATUS[after.status].value
     request.updated_at = now
     await session.flush()
+    await escrow_service.follow_ledger(session, row, before, after, now=now, actor=actor)
+    await statistics_service.follow_ledger(session, row, before, after, now=now)
     currency = transaction.currency
     event_data = {
         "status": after.status.value,

@@ -12,8 +12,10 @@ import httpx
 from sqlalchemy import text
 
 from payrelay.config import Settings
+from payrelay.escrow.tasks import release_due
 from payrelay.kit.db import Database
 from payrelay.payment.tasks import auto_void_due, expire_due, janitor
+from payrelay.retention.tasks import maintain_partitions
 from payrelay.worker.gauges import update_queue_gauges
 
 Clock = Callable[[], datetime]
@@ -36,6 +38,8 @@ JOBS = (
     PeriodicJob("expire", expire_due),
     PeriodicJob("auto_void", auto_void_due),
     PeriodicJob("janitor", janitor),
+    PeriodicJob("escrow_release", release_due),
+    PeriodicJob("partitions", maintain_partitions),
     PeriodicJob("queue_gauges", update_queue_gauges, exclusive=False),
 )
 

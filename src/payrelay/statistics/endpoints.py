@@ -1,0 +1,7 @@
+"""The merchant's statistics API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"])
