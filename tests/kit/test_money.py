@@ -71,3 +71,42 @@ def test_commission_plus_seller_amount_is_always_the_amount(code, minor, rate):
     # Both parts are exact in the currency's minor unit.
     assert money.quantize(split.commission, code) == split.commission
     assert money.quantize(split.seller_amount, code) == split.seller_amount
+
+
+@pytest.mark.parametrize(
+    ("net", "amount", "commission", "code", "expected"),
+    [
+        ("1250.50", "1250.50", "62.53", "RSD", ("62.53", "1187.97")),  # all kept: creation split
+        ("0.00", "1250.50", "62.53", "RSD", ("0.00", "0.00")),  # all refunded
+        ("1000.00", "1250.50", "62.53", "RSD", ("50.00", "950.00")),  # 62.53 × 1000 / 1250.50
+        ("100000", "150000", "7500", "VND", ("5000", "95000")),
+        ("1", "3", "1", "VND", ("0", "1")),  # 1/3 rounds half-even to 0
+    ],
+)
+def test_commission_of_net_scales_with_the_money_kept(net, amount, commission, code, expected):
+    split = money.commission_of_net(Decimal(net), Decimal(amount), Decimal(commission), code)
+    assert (str(split.commission), str(split.seller_amount)) == expected
+
+
+@given(
+    amount=st.integers(min_value=1, max_value=10**9),
+    rate=st.decimals(min_value=0, max_value="0.999999", places=6),
+    data=st.data(),
+)
+def test_commission_of_net_adds_up_and_never_grows_as_money_leaves(amount, rate, data):
+    total = Decimal(amount) / 100
+    creation = money.split_commission(total, rate, "RSD")
+    higher = Decimal(data.draw(st.integers(min_value=0, max_value=amount))) / 100
+    lower = Decimal(data.draw(st.integers(min_value=0, max_value=int(higher * 100)))) / 100
+    kept = money.commission_of_net(higher, total, creation.commission, "RSD")
+    less = money.commission_of_net(lower, total, creation.commission, "RSD")
+    assert kept.commission + kept.seller_amount == higher
+    assert less.commission + less.seller_amount == lower
+    assert less.commission <= kept.commission
+    assert less.seller_amount <= kept.seller_amount
+    assert money.commission_of_net(total, total, creation.commission, "RSD") == creation
+
+
+def test_commission_of_net_refuses_amounts_out_of_range():
+    with pytest.raises(ValueError, match="must lie within"):
+        money.commission_of_net(Decimal("11"), Decimal("10"), Decimal("1"), "USD")

@@ -73,6 +73,25 @@ def split_commission(amount: Decimal, rate: Decimal, code: str) -> CommissionSpl
     return CommissionSplit(commission=commission, seller_amount=amount - commission)
 
 
+def commission_of_net(
+    net: Decimal, amount: Decimal, commission: Decimal, code: str
+) -> CommissionSplit:
+    """The split of `net` (captured minus refunded) of a payment created for `amount` with
+    `commission`: the commission scales with the money kept, rounded half-even to the minor
+    unit, and the seller gets exactly the rest. The whole amount keeps the creation's split;
+    nothing kept means no commission. Monotonic: less money kept never raises either part, so
+    a refund never increases the seller's share or the commission."""
+    if not (Decimal(0) <= net <= amount) or not (Decimal(0) <= commission <= amount):
+        raise ValueError(f"net {net} and commission {commission} must lie within 0..{amount}")
+    if net == amount:
+        part = commission
+    elif amount == 0:
+        part = Decimal(0)
+    else:
+        part = (commission * net / amount).quantize(minor_unit(code), rounding=ROUND_HALF_EVEN)
+    return CommissionSplit(commission=part, seller_amount=net - part)
+
+
 def format_amount(amount: Decimal, code: str) -> str:
     """The API's string form: exactly the minor unit's digits, no exponent."""
     return f"{quantize(amount, code):f}"
