@@ -103,6 +103,15 @@ def test_the_api_key_is_stored_hashed(database_url):
         (["merchant", "create", "--name", "x", "--commission-rate", "-0.1"], 1, "invalid_merchant"),
         (["merchant", "create", "--name", "   "], 1, "invalid_merchant"),
         (["merchant", "create", "--name", "x", "--callback-url", "ftp://x"], 1, "invalid_merchant"),
+        (["merchant", "create", "--name", "x", "--escrow-hold-days", "366"], 1, "invalid_merchant"),
+        (["merchant", "create", "--name", "x", "--escrow-hold-days", "-1"], 1, "invalid_merchant"),
+        (
+            ["merchant", "create", "--name", "x", "--timezone", "Mars/Olympus"],
+            1,
+            "invalid_merchant",
+        ),
+        (["merchant", "set", str(uuid.uuid4()), "--timezone", "UTC"], 1, "merchant_not_found"),
+        (["merchant", "set", "not-a-uuid", "--timezone", "UTC"], 2, None),
         (["gateway", "set", "--merchant", "not-a-uuid", "--gateway", "sandbox"], 2, None),
         (["gateway", "set", "--merchant", str(uuid.uuid4()), "--gateway", "sandbox"], 1, None),
     ],
@@ -138,3 +147,35 @@ def test_gateway_set_rejects_bad_config(database_url, config, gateway, code, exi
     assert result.returncode == exit_code, result.stderr
     if code is not None:
         assert json.loads(result.stderr)["error"]["code"] == code
+
+
+def test_merchant_set_changes_only_what_it_is_given(database_url):
+    created = json.loads(
+        payrelay(
+            database_url,
+            "merchant",
+            "create",
+            "--name",
+            "Settings",
+            "--json",
+            "--escrow-hold-days",
+            "7",
+            "--timezone",
+            "Europe/Belgrade",
+        ).stdout
+    )
+    changed = payrelay(
+        database_url, "merchant", "set", created["id"], "--timezone", "Asia/Ho_Chi_Minh", "--json"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert json.loads(changed.stdout) == {
+        "id": created["id"],
+        "commission_rate": "0.050000",
+        "escrow_hold_days": 7,
+        "reporting_timezone": "Asia/Ho_Chi_Minh",
+    }
+    refused = payrelay(database_url, "merchant", "set", created["id"], "--escrow-hold-days", "999")
+    assert refused.returncode == 1
+    assert "escrow hold must be 0 to 365 days" in refused.stderr
+    unchanged = payrelay(database_url, "merchant", "set", created["id"], "--json")
+    assert json.loads(unchanged.stdout)["escrow_hold_days"] == 7
