@@ -63,3 +63,9 @@ class RefundExceedsCaptured(UnprocessableEntity):
 
 class CallbackUrlNotAllowed(UnprocessableEntity):
     code = "callback_url_not_allowed"
+
+
+class ListingRequired(UnprocessableEntity):
+    """A marketplace payment (one with a seller) must say which listing is sold."""
+
+    code = "listing_required"

@@ -59,10 +59,15 @@ def payment_body(row: PaymentRow) -> dict[str, Any]:
         else {
             "status": escrow.status,
             "amount": amount(escrow.amount),
+            "commission": amount(escrow.commission_amount),
             "refunded_amount": amount(escrow.refunded_amount),
             "seller_id": escrow.seller_id,
             "release_after": _time(escrow.release_after),
             "released_at": _time(escrow.released_at),
+            "released_amount": None
+            if escrow.released_amount is None
+            else amount(escrow.released_amount),
+            "seller_debt": amount(escrow.seller_debt),
         },
         "error": error,
         "metadata": request.metadata_,

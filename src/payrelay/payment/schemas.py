@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from payrelay.enums import CaptureMethod, PaymentStatus
+from payrelay.enums import CaptureMethod, EscrowStatus, PaymentStatus
 from payrelay.kit.money import format_amount, is_currency
 
 _AMOUNT_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,10})?$"
@@ -150,12 +150,26 @@ AmountOut = Annotated[str, Field(examples=["150000", "1250.50"])]
 
 
 class EscrowOut(BaseModel):
-    status: str
-    amount: AmountOut
-    refunded_amount: AmountOut
+    """A marketplace payment's split: amount + commission + refunded_amount = captured_amount."""
+
+    status: EscrowStatus = Field(
+        description="held (until released; nothing is releasable before capture), released "
+        "(paid out), refunded (all given back before release, or the seller owes some back "
+        "after it), cancelled (the payment ended before capture)."
+    )
+    amount: AmountOut = Field(description="The seller's share now.")
+    commission: AmountOut = Field(description="The marketplace's share now.")
+    refunded_amount: AmountOut = Field(description="Refunded to the customer, in total.")
     seller_id: str
-    release_after: datetime
+    release_after: datetime | None = Field(
+        description="Capture time plus the merchant's hold period; null before capture."
+    )
     released_at: datetime | None
+    released_amount: AmountOut | None = Field(description="Paid out to the seller at release.")
+    seller_debt: AmountOut = Field(
+        description="released_amount minus the seller's share now: refunded after release, to "
+        "recover from the seller."
+    )
 
 
 class PaymentErrorOut(BaseModel):

@@ -37,6 +37,7 @@ from payrelay.payment.errors import (
     DuplicateCharge,
     GatewayNotConfigured,
     InvalidAmount,
+    ListingRequired,
     NotSupportedByGateway,
     PaymentNotFound,
     UnknownGateway,
@@ -146,6 +147,11 @@ async def create_draft(
     now: datetime,
 ) -> GatewayTarget:
     """Record the payment and its `create` operation before anything is sent to the gateway."""
+    if body.seller_id is not None and body.listing_id is None:
+        raise ListingRequired(
+            "a payment with a seller_id is a marketplace sale: say what is sold in listing_id",
+            details={"seller_id": body.seller_id},
+        )
     code, method, account = await resolve_gateway(session, merchant, body)
     capabilities = connectors.connector_class(code).capabilities_for(account.config)
     amount = validate_amount(body.amount, body.currency, capabilities)
