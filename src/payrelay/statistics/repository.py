@@ -1,0 +1,333 @@
+"""All SQL of the statistics: the per-event increment, the merchant's report, and the rebuild's
+reads and writes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    TIMESTAMP,
+    BigInteger,
+    ColumnElement,
+    Select,
+    String,
+    Subquery,
+    Values,
+    case,
+    column,
+    delete,
+    extract,
+    func,
+    select,
+    values,
+)
+from sqlalchemy.dialects.postgresql import insert
+
+from payrelay.enums import PaymentStatus
+from payrelay.kit.db import AsyncSession
+from payrelay.models import Merchant, PaymentGateway, PaymentStatistics, PaymentTransaction
+from payrelay.statistics.counters import COUNTER_FIELDS, Counters, Key
+
+ROW_KEY = "uq_payment_statistics_date_merchant_id_gateway_name_currency"
+# What the rebuild reads of each payment; every source table has these columns.
+SOURCE_COLUMNS = (
+    "merchant_id",
+    "gateway_id",
+    "currency",
+    "amount",
+    "marketplace_commission",
+    "status",
+    "captured_amount",
+    "refunded_amount",
+    "created_at",
+    "authorized_at",
+    "failed_at",
+)
+
+
+def payment_sources() -> Subquery:
+    """Every payment the statistics count, as one relation. The only place that names the
+    source tables: an archive table with the same columns joins as one more UNION ALL branch."""
+    live = PaymentTransaction.__table__
+    return select(*(live.c[name] for name in SOURCE_COLUMNS)).subquery("payments")
+
+
+@dataclass(frozen=True, slots=True)
+class DayBounds:
+    """Where one statistics day lies in time, for the merchants of one time zone."""
+
+    timezone: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    id: int
+    key: Key
+    counters: Counters
+
+
+@dataclass(frozen=True, slots=True)
+class PartlyKept:
+    """A payment that kept part of its amount: its commission needs the money rule."""
+
+    key: Key
+    amount: Decimal
+    commission: Decimal
+    kept: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    first_created: datetime | None
+    last_created: datetime | None
+    first_day: date | None
+    last_day: date | None
+
+
+def _counters(row: Any) -> Counters:
+    return Counters(**{name: getattr(row, name) for name in COUNTER_FIELDS})
+
+
+def _stored(row: Any) -> StoredRow:
+    key = Key(row.date, row.merchant_id, row.gateway_name, row.currency)
+    return StoredRow(id=row.id, key=key, counters=_counters(row))
+
+
+def _values(key: Key, counters: Counters, now: datetime) -> dict[str, Any]:
+    return {
+        "date": key.date,
+        "merchant_id": key.merchant_id,
+        "gateway_name": key.gateway,
+        "currency": key.currency,
+        **{name: getattr(counters, name) for name in COUNTER_FIELDS},
+        "average_processing_time": counters.average_processing_time,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _bounds_table(bounds: Sequence[DayBounds]) -> Values:
+    return values(
+        column("timezone", String),
+        column("day_start", TIMESTAMP(timezone=True)),
+        column("day_end", TIMESTAMP(timezone=True)),
+        name="day_bounds",
+    ).data([(bound.timezone, bound.start, bound.end) for bound in bounds])
+
+
+def report_query(
+    merchant_id: uuid.UUID,
+    first: date,
+    last: date,
+    *,
+    gateway: str | None = None,
+    currency: str | None = None,
+) -> Select[PaymentStatistics]:
+    """The merchant's rows from `first` to `last`, newest day first: a range scan of the
+    (merchant_id, date) index, whatever the size of the table."""
+    table = PaymentStatistics
+    query = select(table).where(
+        table.merchant_id == merchant_id, table.date >= first, table.date <= last
+    )
+    if gateway is not None:
+        query = query.where(table.gateway_name == gateway)
+    if currency is not None:
+        query = query.where(table.currency == currency)
+    return query.order_by(table.date.desc(), table.gateway_name, table.currency)
+
+
+class StatisticsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def reporting_timezone(self, merchant_id: uuid.UUID) -> str:
+        result = await self.session.execute(
+            select(Merchant.reporting_timezone).where(Merchant.id == merchant_id)
+        )
+        return result.scalar_one()
+
+    async def add(self, key: Key, counters: Counters, now: datetime) -> None:
+        """Add `counters` to the row of `key` in one statement: concurrent events on the same
+        row queue on its lock and none is lost; the average follows its total and count."""
+        table = PaymentStatistics
+        statement = insert(table).values(_values(key, counters, now))
+        excluded = statement.excluded
+        total = table.processing_time_total + excluded.processing_time_total
+        count = table.processing_time_count + excluded.processing_time_count
+        sums = {name: getattr(table, name) + getattr(excluded, name) for name in COUNTER_FIELDS}
+        statement = statement.on_conflict_do_update(
+            constraint=ROW_KEY,
+            set_={
+                **sums,
+                "average_processing_time": case((count == 0, 0), else_=total // count),
+                "updated_at": excluded.updated_at,
+            },
+        )
+        await self.session.execute(statement)
+
+    async def put(self, key: Key, counters: Counters, now: datetime) -> None:
+        """Set the row of `key` to exactly `counters` (the rebuild's correction)."""
+        statement = insert(PaymentStatistics).values(_values(key, counters, now))
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            constraint=ROW_KEY,
+            set_={
+                **{name: getattr(excluded, name) for name in COUNTER_FIELDS},
+                "average_processing_time": excluded.average_processing_time,
+                "updated_at": excluded.updated_at,
+            },
+        )
+        await self.session.execute(statement)
+
+    async def remove(self, row_ids: Sequence[int]) -> None:
+        await self.session.execute(
+            delete(PaymentStatistics).where(PaymentStatistics.id.in_(row_ids))
+        )
+
+    async def rows(
+        self,
+        merchant_id: uuid.UUID,
+        first: date,
+        last: date,
+        *,
+        gateway: str | None = None,
+        currency: str | None = None,
+    ) -> list[StoredRow]:
+        query = report_query(merchant_id, first, last, gateway=gateway, currency=currency)
+        result = await self.session.execute(query)
+        return [_stored(row) for row in result.scalars()]
+
+    async def stored_day(self, day: date, merchant_id: uuid.UUID | None) -> list[StoredRow]:
+        query = select(PaymentStatistics).where(PaymentStatistics.date == day)
+        if merchant_id is not None:
+            query = query.where(PaymentStatistics.merchant_id == merchant_id)
+        result = await self.session.execute(query)
+        return [_stored(row) for row in result.scalars()]
+
+    async def timezones(self, merchant_id: uuid.UUID | None) -> list[str]:
+        query = select(Merchant.reporting_timezone).distinct()
+        if merchant_id is not None:
+            query = query.where(Merchant.id == merchant_id)
+        result = await self.session.execute(query)
+        return sorted(result.scalars())
+
+    async def extent(self, merchant_id: uuid.UUID | None) -> Extent:
+        """The first and last payment and the first and last stored day."""
+        payments = payment_sources()
+        created = select(func.min(payments.c.created_at), func.max(payments.c.created_at))
+        stored = select(func.min(PaymentStatistics.date), func.max(PaymentStatistics.date))
+        if merchant_id is not None:
+            created = created.where(payments.c.merchant_id == merchant_id)
+            stored = stored.where(PaymentStatistics.merchant_id == merchant_id)
+        first_created, last_created = (await self.session.execute(created)).one()
+        first_day, last_day = (await self.session.execute(stored)).one()
+        return Extent(first_created, last_created, first_day, last_day)
+
+    async def rebuilt_day(
+        self, day: date, bounds: Sequence[DayBounds], merchant_id: uuid.UUID | None
+    ) -> dict[Key, Counters]:
+        """The day's counters computed from the payments themselves. The commission is summed
+        here for payments that kept all or nothing; `partly_kept` lists the others."""
+        payments = payment_sources()
+        kept = payments.c.captured_amount - payments.c.refunded_amount
+        decided_at = func.coalesce(payments.c.authorized_at, payments.c.failed_at)
+        elapsed = func.floor(extract("epoch", decided_at - payments.c.created_at))
+        # NULL while undecided (GREATEST would turn that into 0), never negative.
+        seconds = case((elapsed < 0, 0), else_=elapsed).cast(BigInteger)
+        columns = (
+            func.count().label("total_requests"),
+            func.count().filter(payments.c.captured_amount > 0).label("successful_payments"),
+            func.count()
+            .filter(payments.c.status == PaymentStatus.FAILED.value)
+            .label("failed_payments"),
+            func.sum(payments.c.amount).label("total_amount"),
+            func.sum(payments.c.captured_amount).label("successful_amount"),
+            func.sum(payments.c.refunded_amount).label("refunded_amount"),
+            func.coalesce(
+                func.sum(payments.c.marketplace_commission).filter(kept == payments.c.amount), 0
+            ).label("commission_amount"),
+            func.coalesce(func.sum(seconds), 0).label("processing_time_total"),
+            func.count(seconds).label("processing_time_count"),
+        )
+        query = _day_selection(payments, bounds, merchant_id, *columns).group_by(
+            payments.c.merchant_id, PaymentGateway.code, payments.c.currency
+        )
+        result = await self.session.execute(query)
+        rebuilt: dict[Key, Counters] = {}
+        for row in result:
+            key = Key(day, row.merchant_id, row.gateway_name, row.currency)
+            rebuilt[key] = Counters(
+                total_requests=row.total_requests,
+                successful_payments=row.successful_payments,
+                failed_payments=row.failed_payments,
+                total_amount=row.total_amount,
+                successful_amount=row.successful_amount,
+                refunded_amount=row.refunded_amount,
+                commission_amount=Decimal(row.commission_amount),
+                processing_time_total=int(row.processing_time_total),
+                processing_time_count=row.processing_time_count,
+            )
+        return rebuilt
+
+    async def partly_kept(
+        self, day: date, bounds: Sequence[DayBounds], merchant_id: uuid.UUID | None
+    ) -> list[PartlyKept]:
+        payments = payment_sources()
+        kept = payments.c.captured_amount - payments.c.refunded_amount
+        query = _day_selection(
+            payments,
+            bounds,
+            merchant_id,
+            payments.c.amount,
+            payments.c.marketplace_commission,
+            kept.label("kept"),
+        ).where(kept > 0, kept < payments.c.amount)
+        result = await self.session.execute(query)
+        return [
+            PartlyKept(
+                key=Key(day, row.merchant_id, row.gateway_name, row.currency),
+                amount=row.amount,
+                commission=row.marketplace_commission,
+                kept=row.kept,
+            )
+            for row in result
+        ]
+
+
+def _day_selection(
+    payments: Subquery,
+    bounds: Sequence[DayBounds],
+    merchant_id: uuid.UUID | None,
+    *columns: ColumnElement[Any],
+) -> Select[Any]:
+    """The payments created on one statistics day, each merchant's day in its own time zone.
+    The outer bounds let the planner range-scan the index on `created_at`."""
+    day_bounds = _bounds_table(bounds)
+    query = (
+        select(
+            payments.c.merchant_id,
+            PaymentGateway.code.label("gateway_name"),
+            payments.c.currency,
+            *columns,
+        )
+        .select_from(payments)
+        .join(Merchant, Merchant.id == payments.c.merchant_id)
+        .join(day_bounds, day_bounds.c.timezone == Merchant.reporting_timezone)
+        .join(PaymentGateway, PaymentGateway.id == payments.c.gateway_id)
+        .where(
+            payments.c.created_at >= min(bound.start for bound in bounds),
+            payments.c.created_at < max(bound.end for bound in bounds),
+            payments.c.created_at >= day_bounds.c.day_start,
+            payments.c.created_at < day_bounds.c.day_end,
+        )
+    )
+    if merchant_id is not None:
+        query = query.where(payments.c.merchant_id == merchant_id)
+    return query
