@@ -169,3 +169,9 @@ def factory(db: Database, http: httpx.AsyncClient, settings: Settings) -> Factor
 def factory_module(db: Database, http: httpx.AsyncClient, settings: Settings) -> Factory:
     """The same factory, for module-scoped fixtures."""
     return Factory(db=db, http=http, settings=settings)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "scale: seeds a large history in its own database (tests/retention)"
+    )

@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=2.0, gt=0, description="Polling backstop when no notification wakes the worker."
     )
+    partitions_ahead_months: int = Field(
+        default=3,
+        ge=1,
+        le=24,
+        description="Months of payment_logs partitions the worker keeps created ahead of now.",
+    )
+    archive_min_age: timedelta = Field(
+        default=timedelta(days=90),
+        ge=timedelta(0),
+        description="`payrelay archive --before DATE` refuses a DATE more recent than this ago.",
+    )
+    archive_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Payments `payrelay archive` moves per commit."
+    )
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)

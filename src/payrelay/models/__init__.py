@@ -1,6 +1,7 @@
 """ORM models, one per file. Relationships are not declared: loading is always written out."""
 
 from payrelay.models.api_key import ApiKey
+from payrelay.models.archive import ARCHIVES
 from payrelay.models.base import Model
 from payrelay.models.callback_attempt import CallbackAttempt
 from payrelay.models.escrow_payment import EscrowPayment
@@ -17,6 +18,7 @@ from payrelay.models.payment_webhook import PaymentWebhook
 from payrelay.models.sandbox_transaction import SandboxTransaction
 
 __all__ = [
+    "ARCHIVES",
     "ApiKey",
     "CallbackAttempt",
     "EscrowPayment",

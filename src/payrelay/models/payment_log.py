@@ -11,8 +11,14 @@ from payrelay.models.base import Model
 
 
 class PaymentLog(Model):
-    """The append-only audit trail. A trigger (see the migration) refuses UPDATE, DELETE and
-    TRUNCATE, so not even a bug or an operator with SQL can rewrite history."""
+    """The append-only audit trail. A trigger (see the migrations) refuses UPDATE, DELETE and
+    TRUNCATE, so not even a bug or an operator with SQL can rewrite history; the one way a row
+    leaves is `payrelay archive`, which moves it to `payment_logs_archive` (docs/operations.md).
+
+    Range-partitioned by month on `created_at` (`payment_logs_pYYYYMM`, plus a DEFAULT partition
+    as a safety net): a unique key on a partitioned table must contain the partition key, hence
+    the primary key (id, created_at). `id` still comes from one identity sequence.
+    """
 
     __tablename__ = "payment_logs"
     __table_args__ = (
@@ -20,6 +26,7 @@ class PaymentLog(Model):
         Index("ix_payment_logs_event_type", "event_type"),
         Index("ix_payment_logs_created_at", "created_at"),
         Index("ix_payment_logs_merchant_id", "merchant_id"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -31,4 +38,4 @@ class PaymentLog(Model):
     gateway_response: Mapped[dict[str, Any] | None]
     actor: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(primary_key=True, server_default=func.now())

@@ -14,7 +14,7 @@ from payrelay.enums import OperationKind, PaymentStatus
 from payrelay.exceptions import error_responses
 from payrelay.idempotency import service as idempotency_service
 from payrelay.kit.pagination import aware, decode_cursor, encode_cursor
-from payrelay.payment import service as payment_service
+from payrelay.payment.errors import PaymentNotFound
 from payrelay.payment.orchestrator import ApiResult
 from payrelay.payment.presenter import event_body, payment_body
 from payrelay.payment.repository import PaymentFilters, PaymentRepository
@@ -27,6 +27,7 @@ from payrelay.payment.schemas import (
     RefundIn,
     VoidIn,
 )
+from payrelay.retention import service as retention_service
 from payrelay.web import CurrentMerchant, State
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
@@ -151,8 +152,8 @@ async def get_payment(
     payment_id: uuid.UUID, merchant: CurrentMerchant, state: State
 ) -> JSONResponse:
     async with state.db.session() as session:
-        row = await payment_service.get_payment(session, merchant, payment_id)
-    return JSONResponse(payment_body(row))
+        found = await retention_service.find_payment(session, merchant, payment_id)
+    return JSONResponse(payment_body(found.row))
 
 
 @router.get(
@@ -165,7 +166,7 @@ async def payment_events(
     payment_id: uuid.UUID, merchant: CurrentMerchant, state: State
 ) -> JSONResponse:
     async with state.db.session() as session:
-        await payment_service.get_payment(session, merchant, payment_id)
+        await retention_service.find_payment(session, merchant, payment_id)
         events = await audit_service.events_for_payment(session, payment_id)
     return JSONResponse({"data": [event_body(event) for event in events]})
 
@@ -234,4 +235,10 @@ async def _operate(
 ) -> JSONResponse:
     if key is not None:
         key = idempotency_service.validate_key(key)
-    return _respond(await state.payments.operate(merchant, payment_id, kind, body, key))
+    try:
+        result = await state.payments.operate(merchant, payment_id, kind, body, key)
+    except PaymentNotFound:
+        async with state.db.session() as session:  # archived payments never change again: 409
+            await retention_service.refuse_if_archived(session, merchant, payment_id)
+        raise
+    return _respond(result)
