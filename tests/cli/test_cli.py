@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 
-
-def payrelay(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PAYRELAY_DATABASE_URL": database_url, "PAYRELAY_LOG_LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "payrelay", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.commands import payrelay
 
 
 async def test_merchant_create_prints_id_key_and_secret_and_the_key_works(database_url, http):

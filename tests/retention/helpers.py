@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -121,16 +118,3 @@ async def wait_for_callbacks(db: Database, payment_id: str, within: float = 10) 
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"callbacks of {payment_id} were not delivered")
-
-
-def payrelay(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`payrelay ...` as an operator runs it."""
-    env = {**os.environ, "PAYRELAY_DATABASE_URL": database_url, "PAYRELAY_LOG_LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "payrelay", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from payrelay.kit.db import Database
+from tests.commands import payrelay
 from tests.factories import Factory
-from tests.retention.helpers import make_old, next_epoch, payrelay, rows_of, table_sizes
+from tests.retention.helpers import make_old, next_epoch, rows_of, table_sizes
 
 NOW = datetime.now(UTC)
 

@@ -3,9 +3,6 @@ command line."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -99,16 +96,3 @@ async def table_count(db: Database) -> int:
     async with db.session() as session:
         result = await session.execute(text("SELECT count(*) FROM payment_statistics"))
         return int(result.scalar_one())
-
-
-def payrelay(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The command line, run as a user runs it."""
-    env = {**os.environ, "PAYRELAY_DATABASE_URL": database_url, "PAYRELAY_LOG_LEVEL": "WARNING"}
-    return subprocess.run(
-        [sys.executable, "-m", "payrelay", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )

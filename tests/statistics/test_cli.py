@@ -10,7 +10,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from tests.statistics.helpers import payrelay, stored, table_count
+from tests.commands import payrelay
+from tests.statistics.helpers import stored, table_count
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +139,7 @@ async def test_rebuild_check_reports_a_tampered_row_and_rebuild_corrects_it(
         (["stats", "--merchant", "{merchant}", "--days", "367"], 2, "days must be 1 to 366"),
         (["stats", "--merchant", "{merchant}", "--gateway", "visa"], 2, "unknown gateway"),
         (["stats", "--merchant", "{merchant}", "--format", "xml"], 2, "xml"),
-        (["stats", "--merchant", "not-a-uuid"], 2, "must be a merchant id"),
+        (["stats", "--merchant", "not-a-uuid"], 2, "a merchant id is a UUID"),
         (["stats", "--merchant", "{stranger}", "--format", "json"], 1, "merchant_not_found"),
         (["stats", "rebuild", "--from", "2026-03-10", "--to", "2026-03-01"], 2, "reversed"),
         (["stats", "rebuild", "--from", "2026-13-01"], 2, "2026-13-01"),

@@ -7,19 +7,20 @@ import json
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from payrelay.callback import service as callback_service
+from payrelay.cli import common
 from payrelay.cli.archive import archive_command
+from payrelay.cli.common import JsonFlag
 from payrelay.cli.stats import stats_app
 from payrelay.config import Settings, get_settings
-from payrelay.database import ResolvedDatabase, open_database, resolve_database_url
+from payrelay.database import open_database, resolve_database_url
 from payrelay.exceptions import PayrelayError
 from payrelay.gateway_account import service as gateway_account_service
 from payrelay.kit import migrate
@@ -43,7 +44,6 @@ app.add_typer(callbacks_app, name="callbacks")
 app.add_typer(stats_app, name="stats")
 app.command("archive")(archive_command)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 HoldDaysOption = Annotated[
     int, typer.Option(help="Days a seller's share is held after capture (0 to 365).")
 ]
@@ -54,39 +54,6 @@ class Role(StrEnum):
     ALL = "all"
     API = "api"
     WORKER = "worker"
-
-
-def _fail(message: str, *, as_json: bool, code: str = "error", exit_code: int = 1) -> NoReturn:
-    if as_json:
-        typer.echo(json.dumps({"error": {"code": code, "message": message}}), err=True)
-    else:
-        typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(exit_code)
-
-
-def _database(settings: Settings) -> ResolvedDatabase:
-    """The database, migrated when it is our own embedded one."""
-    resolved = resolve_database_url(settings)
-    if resolved.embedded is not None:
-        migrate.upgrade(resolved.url)
-    return resolved
-
-
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    resolved = _database(settings)
-
-    async def run() -> T:
-        db = open_database(resolved.url, settings)
-        try:
-            async with db.transaction() as session:
-                return await work(session)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(run())
-    finally:
-        resolved.close()
 
 
 @app.command()
@@ -186,14 +153,14 @@ def emulate(
     for item in option or []:
         key, separator, value = item.partition("=")
         if not separator or not key:
-            _fail(f"--option must be KEY=VALUE, not {item!r}", as_json=False, exit_code=2)
+            common.fail(f"--option must be KEY=VALUE, not {item!r}", as_json=False, exit_code=2)
         options[key] = value
     try:
         application = connectors.emulator_app(gateway, options)
     except connectors.UnknownConnector as exc:
-        _fail(f"no emulator for {exc}", as_json=False, exit_code=2)
+        common.fail(f"no emulator for {exc}", as_json=False, exit_code=2)
     except ValueError as exc:
-        _fail(str(exc), as_json=False, exit_code=2)
+        common.fail(str(exc), as_json=False, exit_code=2)
     typer.echo(f"{gateway} emulator on http://{host}:{port}", err=True)
     uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
 
@@ -214,7 +181,7 @@ def migrate_command() -> None:
 def db_check() -> None:
     """Fail if the models and the migrations disagree (`alembic check`)."""
     settings = get_settings()
-    resolved = _database(settings)
+    resolved = common.database(settings)
     try:
         migrate.upgrade(resolved.url)
         migrate.check(resolved.url)
@@ -250,9 +217,9 @@ def merchant_create(
         )
 
     try:
-        created = _in_transaction(settings, work)
+        created = common.in_transaction(settings, work)
     except PayrelayError as exc:
-        _fail(exc.message, as_json=as_json, code=exc.code)
+        common.fail(exc.message, as_json=as_json, code=exc.code)
     output = {
         "id": str(created.merchant.id),
         "api_key": created.api_key,
@@ -281,7 +248,7 @@ def merchant_set(
     as_json: JsonFlag = False,
 ) -> None:
     """Change a merchant's commission, escrow hold or reporting time zone."""
-    merchant_id = _merchant_id(merchant, as_json)
+    merchant_id = common.merchant_id(merchant, as_json=as_json)
     rate = None if commission_rate is None else _commission_rate(commission_rate, as_json)
     settings = get_settings()
 
@@ -301,9 +268,9 @@ def merchant_set(
         }
 
     try:
-        output = _in_transaction(settings, work)
+        output = common.in_transaction(settings, work)
     except PayrelayError as exc:
-        _fail(exc.message, as_json=as_json, code=exc.code)
+        common.fail(exc.message, as_json=as_json, code=exc.code)
     _print(output, as_json)
 
 
@@ -311,15 +278,9 @@ def _commission_rate(value: str, as_json: bool) -> Decimal:
     try:
         return Decimal(value)
     except InvalidOperation:
-        _fail("--commission-rate must be a decimal such as 0.05", as_json=as_json, exit_code=2)
-
-
-def _merchant_id(value: str, as_json: bool) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        _fail("the merchant id must be a UUID", as_json=as_json, exit_code=2)
-        raise  # unreachable: _fail exits
+        common.fail(
+            "--commission-rate must be a decimal such as 0.05", as_json=as_json, exit_code=2
+        )
 
 
 @merchant_app.command("rotate-secret")
@@ -328,7 +289,7 @@ def merchant_rotate_secret(
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a new callback secret; callbacks carry both signatures during the overlap."""
-    merchant_id = _merchant_id(merchant, as_json)
+    merchant_id = common.merchant_id(merchant, as_json=as_json)
     settings = get_settings()
     now = datetime.now(UTC)
 
@@ -339,9 +300,9 @@ def merchant_rotate_secret(
         return rotated.callback_secret, rotated.previous_callback_secret_expires_at
 
     try:
-        secret, old_until = _in_transaction(settings, work)
+        secret, old_until = common.in_transaction(settings, work)
     except PayrelayError as exc:
-        _fail(exc.message, as_json=as_json, code=exc.code)
+        common.fail(exc.message, as_json=as_json, code=exc.code)
     output = {
         "id": str(merchant_id),
         "callback_secret": secret,
@@ -356,16 +317,16 @@ def merchant_enable_callbacks(
     as_json: JsonFlag = False,
 ) -> None:
     """Re-enable a callback URL that answered 410 Gone; held callbacks are sent again."""
-    merchant_id = _merchant_id(merchant, as_json)
+    merchant_id = common.merchant_id(merchant, as_json=as_json)
     settings = get_settings()
 
     async def work(session: AsyncSession) -> int:
         return await merchant_service.enable_callbacks(session, merchant_id, datetime.now(UTC))
 
     try:
-        resumed = _in_transaction(settings, work)
+        resumed = common.in_transaction(settings, work)
     except PayrelayError as exc:
-        _fail(exc.message, as_json=as_json, code=exc.code)
+        common.fail(exc.message, as_json=as_json, code=exc.code)
     _print({"id": str(merchant_id), "resumed_callbacks": resumed}, as_json)
 
 
@@ -388,11 +349,11 @@ def callbacks_retry(
 ) -> None:
     """Put dead callbacks back in the queue, on a fresh retry schedule."""
     if not dead:
-        _fail("say which callbacks to replay: --dead", as_json=as_json, exit_code=2)
-    merchant_id = _merchant_id(merchant, as_json) if merchant else None
+        common.fail("say which callbacks to replay: --dead", as_json=as_json, exit_code=2)
+    merchant_id = common.merchant_id(merchant, as_json=as_json) if merchant else None
     since_utc = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
     settings = get_settings()
-    resolved = _database(settings)
+    resolved = common.database(settings)
 
     async def replay() -> int:
         db = open_database(resolved.url, settings)
@@ -447,13 +408,13 @@ def gateway_set(
     try:
         merchant_id = uuid.UUID(merchant)
     except ValueError:
-        _fail("--merchant must be a merchant id (a UUID)", as_json=as_json, exit_code=2)
+        common.fail("--merchant must be a merchant id (a UUID)", as_json=as_json, exit_code=2)
     try:
         parsed = json.loads(config)
     except ValueError:
-        _fail("--config must be valid JSON", as_json=as_json, exit_code=2)
+        common.fail("--config must be valid JSON", as_json=as_json, exit_code=2)
     if not isinstance(parsed, dict):
-        _fail("--config must be a JSON object", as_json=as_json, exit_code=2)
+        common.fail("--config must be a JSON object", as_json=as_json, exit_code=2)
     settings = get_settings()
 
     async def work(session: AsyncSession) -> tuple[int, str]:
@@ -465,9 +426,9 @@ def gateway_set(
         return account.id, account.code
 
     try:
-        account_id, code = _in_transaction(settings, work)
+        account_id, code = common.in_transaction(settings, work)
     except PayrelayError as exc:
-        _fail(exc.message, as_json=as_json, code=exc.code)
+        common.fail(exc.message, as_json=as_json, code=exc.code)
     output = {
         "id": account_id,
         "merchant_id": str(merchant_id),

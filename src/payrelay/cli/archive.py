@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import DBAPIError
 
+from payrelay.cli import common
 from payrelay.config import get_settings
 from payrelay.database import open_database
 from payrelay.exceptions import PayrelayError
@@ -43,17 +44,15 @@ def archive_command(
     """Move terminal payments older than a date, with their logs, operations, webhooks,
     callbacks and escrow, into the archive tables. Resumable: run it again after an
     interruption and it carries on."""
-    from payrelay.cli.app import _database, _fail
-
     settings = get_settings()
     try:
         cutoff = retention_service.parse_before(
             before, now=datetime.now(UTC), min_age=settings.archive_min_age
         )
     except PayrelayError as exc:
-        _fail(exc.message, as_json=as_json, code=exc.code, exit_code=2)
+        common.fail(exc.message, as_json=as_json, code=exc.code, exit_code=2)
     size = batch_size or settings.archive_batch_size
-    resolved = _database(settings)
+    resolved = common.database(settings)
 
     async def run() -> retention_tasks.ArchiveRun:
         db = open_database(resolved.url, settings)
@@ -73,7 +72,7 @@ def archive_command(
     try:
         result = asyncio.run(run())
     except DBAPIError as exc:
-        _fail(
+        common.fail(
             f"archiving stopped: {exc.orig}. Batches already committed stay archived;"
             " run the command again to carry on.",
             as_json=as_json,

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import sys
-import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from payrelay.config import Settings, get_settings
-from payrelay.database import open_database, resolve_database_url
+from payrelay.cli import common
+from payrelay.config import get_settings
 from payrelay.exceptions import PayrelayError
-from payrelay.kit import migrate
 from payrelay.kit.db import Database
-from payrelay.logging import configure_logging
 from payrelay.merchant import service as merchant_service
 from payrelay.statistics import service as statistics_service
 from payrelay.statistics import tasks as statistics_tasks
@@ -71,42 +66,6 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
-def _fail(message: str, *, as_json: bool, code: str = "error", exit_code: int = 1) -> NoReturn:
-    if as_json:
-        typer.echo(json.dumps({"error": {"code": code, "message": message}}), err=True)
-    else:
-        typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(exit_code)
-
-
-def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run `work` against the database (the embedded one is migrated first). Logs go to
-    stderr: stdout carries only the report."""
-    configure_logging(settings.log_level, json=settings.log_json)
-    resolved = resolve_database_url(settings)
-    if resolved.embedded is not None:
-        migrate.upgrade(resolved.url)
-
-    async def run() -> T:
-        db = open_database(resolved.url, settings)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(run())
-    finally:
-        resolved.close()
-
-
-def _merchant_id(value: str, as_json: bool) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        _fail("--merchant must be a merchant id (a UUID)", as_json=as_json, exit_code=2)
-
-
 def _check_input(days: int, gateway: str | None, currency: str | None, as_json: bool) -> None:
     """Refuse bad options before touching the database."""
     try:
@@ -114,7 +73,7 @@ def _check_input(days: int, gateway: str | None, currency: str | None, as_json: 
         statistics_service.checked_gateway(gateway)
         statistics_service.checked_currency(currency)
     except PayrelayError as exc:
-        _fail(exc.message, as_json=as_json, code=exc.code, exit_code=2)
+        common.fail(exc.message, as_json=as_json, code=exc.code, exit_code=2)
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -136,8 +95,8 @@ def stats(
         return
     as_json = output is OutputFormat.JSON
     if merchant is None:
-        _fail("say whose statistics to show: --merchant ID", as_json=as_json, exit_code=2)
-    merchant_id = _merchant_id(merchant, as_json)
+        common.fail("say whose statistics to show: --merchant ID", as_json=as_json, exit_code=2)
+    merchant_id = common.merchant_id(merchant, as_json=as_json)
     _check_input(days, gateway, currency, as_json)
 
     async def work(db: Database) -> tuple[str, Report]:
@@ -156,9 +115,9 @@ def stats(
             return found.name, report
 
     try:
-        name, report = _with_database(get_settings(), work)
+        name, report = common.with_database(get_settings(), work)
     except PayrelayError as exc:
-        _fail(exc.message, as_json=as_json, code=exc.code)
+        common.fail(exc.message, as_json=as_json, code=exc.code)
     body = report_body(report)
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(body))
@@ -267,11 +226,11 @@ def rebuild(
     """Recompute the daily statistics from the payments, report every difference from the
     stored rows and correct them (one transaction per day). With --check, exit 1 when any
     row differs."""
-    merchant_id = _merchant_id(merchant, as_json) if merchant is not None else None
+    merchant_id = common.merchant_id(merchant, as_json=as_json) if merchant is not None else None
     first_day = first.date() if first is not None else None
     last_day = last.date() if last is not None else None
     if first_day is not None and last_day is not None and first_day > last_day:
-        _fail(
+        common.fail(
             f"the range is reversed: {first_day} is after {last_day}",
             as_json=as_json,
             code=statistics_service.InvalidDateRange.code,
@@ -297,9 +256,9 @@ def rebuild(
         return period, results
 
     try:
-        period, results = _with_database(get_settings(), work)
+        period, results = common.with_database(get_settings(), work)
     except PayrelayError as exc:
-        _fail(exc.message, as_json=as_json, code=exc.code)
+        common.fail(exc.message, as_json=as_json, code=exc.code)
     differences = [difference for result in results for difference in result.differences]
     if as_json:
         typer.echo(json.dumps(_rebuild_body(period, results, differences, fixed=not check)))

@@ -13,7 +13,6 @@ from sqlalchemy import Column, DefaultClause, Index, Table
 from payrelay.models.base import Model
 from payrelay.models.callback_attempt import CallbackAttempt
 from payrelay.models.escrow_payment import EscrowPayment
-from payrelay.models.idempotency_key import IdempotencyKey
 from payrelay.models.payment_callback import PaymentCallback
 from payrelay.models.payment_log import PaymentLog
 from payrelay.models.payment_operation import PaymentOperation
@@ -73,9 +72,3 @@ ARCHIVES: dict[str, Table] = {
         payment_requests_archive,
     )
 }
-
-# idempotency_keys stays live while the payments and operations its keys point to are archived.
-# Deleting those rows checks the foreign keys, and choosing what to archive looks for keys still
-# in progress: without these indexes each would read idempotency_keys whole, once per row.
-Index("ix_idempotency_keys_payment_request_id", IdempotencyKey.payment_request_id)
-Index("ix_idempotency_keys_operation_id", IdempotencyKey.operation_id)

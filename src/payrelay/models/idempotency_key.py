@@ -23,6 +23,11 @@ class IdempotencyKey(Model):
             f"recovery_point IN ({sql_in(RecoveryPoint)})", name="recovery_point_valid"
         ),
         Index("ix_idempotency_keys_expires_at", "expires_at"),
+        # Keys stay live while their payments and operations are archived: deleting those rows
+        # checks these foreign keys, and archiving looks for keys still in progress. Without
+        # these indexes each would read idempotency_keys whole, once per row.
+        Index("ix_idempotency_keys_payment_request_id", "payment_request_id"),
+        Index("ix_idempotency_keys_operation_id", "operation_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

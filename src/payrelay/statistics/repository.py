@@ -24,6 +24,7 @@ from sqlalchemy import (
     extract,
     func,
     select,
+    union_all,
     values,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -31,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert
 from payrelay.enums import PaymentStatus
 from payrelay.kit.db import AsyncSession
 from payrelay.models import Merchant, PaymentGateway, PaymentStatistics, PaymentTransaction
+from payrelay.models.archive import ARCHIVES
 from payrelay.statistics.counters import COUNTER_FIELDS, Counters, Key
 
 ROW_KEY = "uq_payment_statistics_date_merchant_id_gateway_name_currency"
@@ -51,10 +53,14 @@ SOURCE_COLUMNS = (
 
 
 def payment_sources() -> Subquery:
-    """Every payment the statistics count, as one relation. The only place that names the
-    source tables: an archive table with the same columns joins as one more UNION ALL branch."""
+    """Every payment the statistics count, as one relation: the live transactions and the
+    archived ones (archiving moves a payment in one transaction, so it is in exactly one)."""
     live = PaymentTransaction.__table__
-    return select(*(live.c[name] for name in SOURCE_COLUMNS)).subquery("payments")
+    archived = ARCHIVES[PaymentTransaction.__tablename__]
+    return union_all(
+        select(*(live.c[name] for name in SOURCE_COLUMNS)),
+        select(*(archived.c[name] for name in SOURCE_COLUMNS)),
+    ).subquery("payments")
 
 
 @dataclass(frozen=True, slots=True)
