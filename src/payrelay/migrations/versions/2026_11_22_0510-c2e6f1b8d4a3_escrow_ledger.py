@@ -52,6 +52,18 @@ def upgrade() -> None:
         nullable=True,
     )
     op.drop_constraint(op.f("escrow_payments_refunded_range"), "escrow_payments", type_="check")
+    # Rows written before this revision keep their seller share; the split is completed from
+    # their payment (a row that cannot satisfy the checks below stops the migration rather than
+    # being guessed at).
+    op.execute(
+        "UPDATE escrow_payments e SET captured_amount = t.captured_amount,"
+        " commission_amount = t.captured_amount - e.amount - e.refunded_amount,"
+        " released_at = CASE WHEN e.status = 'released'"
+        " THEN coalesce(e.released_at, e.updated_at) ELSE e.released_at END,"
+        " released_amount = CASE WHEN e.status = 'released' OR e.released_at IS NOT NULL"
+        " THEN e.amount END"
+        " FROM payment_transactions t WHERE t.id = e.payment_transaction_id"
+    )
     for name, condition in CHECKS.items():
         op.create_check_constraint(op.f(f"escrow_payments_{name}"), "escrow_payments", condition)
     op.create_index(
