@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=2.0, gt=0, description="Polling backstop when no notification wakes the worker."
     )
+    statistics_fold_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the worker folds pending statistics deltas into the daily rows.",
+    )
+    statistics_fold_batch: int = Field(
+        default=5000, ge=1, description="Deltas folded per statement (one transaction each)."
+    )
     partitions_ahead_months: int = Field(
         default=3,
         ge=1,

@@ -27,6 +27,7 @@ from tests.retention.helpers import (
     table_sizes,
     wait_for_callbacks,
 )
+from tests.statistics.helpers import fold
 
 ONE_DAY = timedelta(days=1)
 
@@ -376,6 +377,7 @@ async def test_the_statistics_rebuild_still_counts_archived_payments(
 
 
 async def _statistics_of(db: Database, merchant_id: uuid.UUID) -> list[Any]:
+    await fold(db)
     async with db.session() as session:
         result = await session.execute(
             text(

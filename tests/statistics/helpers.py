@@ -4,7 +4,7 @@ command line."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from payrelay.kit.db import Database
 from payrelay.merchant import service as merchant_service
+from payrelay.statistics import tasks as statistics_tasks
 
 COUNTERS = (
     "total_requests",
@@ -30,8 +31,14 @@ COUNTERS = (
 RowKey = tuple[date, str, str]
 
 
+async def fold(db: Database) -> int:
+    """Fold the pending deltas into the rows now, as the worker does about once a second."""
+    return await statistics_tasks.fold_pending(db, lambda: datetime.now(UTC))
+
+
 async def stored(db: Database, merchant_id: uuid.UUID) -> dict[RowKey, dict[str, Any]]:
-    """The merchant's statistics rows by (date, gateway, currency)."""
+    """The merchant's statistics rows by (date, gateway, currency), pending deltas folded."""
+    await fold(db)
     async with db.session() as session:
         result = await session.execute(
             text(
@@ -93,6 +100,7 @@ async def set_timezone(db: Database, merchant_id: uuid.UUID, timezone: str) -> N
 
 
 async def table_count(db: Database) -> int:
+    await fold(db)
     async with db.session() as session:
         result = await session.execute(text("SELECT count(*) FROM payment_statistics"))
         return int(result.scalar_one())

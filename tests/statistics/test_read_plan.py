@@ -1,4 +1,5 @@
-"""The report reads a narrow range of the (merchant_id, date) index, not the whole table: with
+"""The report reads a narrow range of the (merchant_id, date) indexes of the rows and of the
+pending deltas, not the whole tables: with
 a year of rows for many merchants, analyzed, the planner picks the index on its own (no
 `enable_seqscan = off`). Everything is inserted in one transaction that is rolled back."""
 
@@ -15,7 +16,10 @@ from payrelay.statistics.repository import report_query
 
 MERCHANTS = 80
 DAYS = 400
-INDEX = "ix_payment_statistics_merchant_id_date"
+INDEXES = {
+    "ix_payment_statistics_merchant_id_date",
+    "ix_payment_statistics_deltas_merchant_id_date",
+}
 LAST_DAY = date(2031, 6, 30)
 
 
@@ -45,7 +49,19 @@ async def test_the_30_day_report_is_an_index_range_scan(db):
             ),
             {"last": LAST_DAY, "days": DAYS},
         )
+        # Events not yet folded: a few per merchant and day, summed into the same 60 rows.
+        await session.execute(
+            text(
+                "INSERT INTO payment_statistics_deltas (date, merchant_id, gateway_name, "
+                "currency, total_requests, total_amount) "
+                "SELECT CAST(:last AS date) - d, m.id, 'sandbox', 'VND', 1, 100 "
+                "FROM merchants m, generate_series(0, 9) AS d, generate_series(1, 3) AS e "
+                "WHERE m.name LIKE 'plan %'"
+            ),
+            {"last": LAST_DAY},
+        )
         await session.execute(text("ANALYZE payment_statistics"))
+        await session.execute(text("ANALYZE payment_statistics_deltas"))
         merchant_id = (
             await session.execute(text("SELECT id FROM merchants WHERE name = 'plan 7'"))
         ).scalar_one()
@@ -57,6 +73,6 @@ async def test_the_30_day_report_is_an_index_range_scan(db):
         await session.rollback()
     plan = explained[0]["Plan"]
     nodes = plan_nodes(plan)
-    assert {node.get("Index Name") for node in nodes if "Index Name" in node} == {INDEX}
+    assert {node.get("Index Name") for node in nodes if "Index Name" in node} == INDEXES
     assert all(node["Node Type"] != "Seq Scan" for node in nodes)
     assert plan["Actual Rows"] == 60  # 30 days × 2 currencies, read from the index

@@ -22,7 +22,7 @@ from payrelay.statistics import tasks as statistics_tasks
 from payrelay.statistics.rebuild import DayResult, Difference
 from payrelay.statistics.service import InvalidDateRange, Period
 from tests.factories import MerchantClient
-from tests.statistics.helpers import day_of, set_timezone, stored
+from tests.statistics.helpers import day_of, fold, set_timezone, stored
 
 CURRENCIES = {"VND": (10_000, 5_000_000, 0), "USD": (100, 250_000, 2), "KWD": (1_000, 90_000, 3)}
 
@@ -237,6 +237,7 @@ async def test_a_rebuild_of_a_merchant_leaves_other_merchants_alone(factory, db)
     shop, other = await factory.merchant(), await factory.merchant()
     await shop.captured()
     await other.captured()
+    await fold(db)
     async with db.transaction() as session:
         await session.execute(
             text("UPDATE payment_statistics SET total_requests = 5 WHERE merchant_id = :m"),

@@ -13,6 +13,7 @@ from payrelay.models.payment_log import PaymentLog
 from payrelay.models.payment_operation import PaymentOperation
 from payrelay.models.payment_request import PaymentRequest
 from payrelay.models.payment_statistics import PaymentStatistics
+from payrelay.models.payment_statistics_delta import PaymentStatisticsDelta
 from payrelay.models.payment_transaction import PaymentTransaction
 from payrelay.models.payment_webhook import PaymentWebhook
 from payrelay.models.sandbox_transaction import SandboxTransaction
@@ -31,6 +32,7 @@ __all__ = [
     "PaymentOperation",
     "PaymentRequest",
     "PaymentStatistics",
+    "PaymentStatisticsDelta",
     "PaymentTransaction",
     "PaymentWebhook",
     "SandboxTransaction",

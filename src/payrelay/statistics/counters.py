@@ -62,6 +62,7 @@ class Counters:
 
 
 COUNTER_FIELDS = tuple(field.name for field in fields(Counters))
+INTEGER_FIELDS = frozenset(field.name for field in fields(Counters) if field.type == "int")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from payrelay.kit.money import format_amount
 from payrelay.statistics.counters import Counters
-from payrelay.statistics.repository import StoredRow
+from payrelay.statistics.repository import ReportRow
 from payrelay.statistics.service import Report
 
 PERCENT = Decimal("0.01")
@@ -32,7 +32,7 @@ def average_processing_time(counters: Counters) -> int | None:
     return counters.average_processing_time
 
 
-def totals_by_currency(rows: Iterable[StoredRow]) -> dict[str, Counters]:
+def totals_by_currency(rows: Iterable[ReportRow]) -> dict[str, Counters]:
     totals: dict[str, Counters] = {}
     for row in rows:
         currency = row.key.currency

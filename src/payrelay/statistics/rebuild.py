@@ -92,6 +92,9 @@ async def rebuild_day(
     """Compare the stored rows of `day` with the rows rebuilt from the payments; with `fix`,
     make the stored rows equal to the rebuilt ones."""
     repository = StatisticsRepository(session)
+    # Deltas of the day still pending join their rows first. Waiting for those another folder
+    # holds (not skipping them) makes a concurrent fold a serialization error, and a retry.
+    await repository.fold(now, day=day, merchant_id=merchant_id, skip_locked=False)
     timezones = await repository.timezones(merchant_id)
     rebuilt: dict[Key, Counters] = {}
     if timezones:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     extract,
     func,
     select,
+    text,
     union_all,
     values,
 )
@@ -31,11 +32,19 @@ from sqlalchemy.dialects.postgresql import insert
 
 from payrelay.enums import PaymentStatus
 from payrelay.kit.db import AsyncSession
-from payrelay.models import Merchant, PaymentGateway, PaymentStatistics, PaymentTransaction
+from payrelay.models import (
+    Merchant,
+    PaymentGateway,
+    PaymentStatistics,
+    PaymentStatisticsDelta,
+    PaymentTransaction,
+)
 from payrelay.models.archive import ARCHIVES
-from payrelay.statistics.counters import COUNTER_FIELDS, Counters, Key
+from payrelay.statistics.counters import COUNTER_FIELDS, INTEGER_FIELDS, Counters, Key
+from payrelay.statistics.fold import fold_statement
 
 ROW_KEY = "uq_payment_statistics_date_merchant_id_gateway_name_currency"
+
 # What the rebuild reads of each payment; every source table has these columns.
 SOURCE_COLUMNS = (
     "merchant_id",
@@ -80,6 +89,18 @@ class StoredRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportRow:
+    key: Key
+    counters: Counters
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    deltas: int  # deltas moved
+    rows: int  # rows inserted or updated
+
+
+@dataclass(frozen=True, slots=True)
 class PartlyKept:
     """A payment that kept part of its amount: its commission needs the money rule."""
 
@@ -98,7 +119,11 @@ class Extent:
 
 
 def _counters(row: Any) -> Counters:
-    return Counters(**{name: getattr(row, name) for name in COUNTER_FIELDS})
+    """Counters from a row or a sum over rows (where Postgres widens counts to numeric)."""
+    values: dict[str, Any] = {name: getattr(row, name) for name in COUNTER_FIELDS}
+    for name in INTEGER_FIELDS:
+        values[name] = int(values[name])
+    return Counters(**values)
 
 
 def _stored(row: Any) -> StoredRow:
@@ -135,18 +160,30 @@ def report_query(
     *,
     gateway: str | None = None,
     currency: str | None = None,
-) -> Select[PaymentStatistics]:
-    """The merchant's rows from `first` to `last`, newest day first: a range scan of the
-    (merchant_id, date) index, whatever the size of the table."""
-    table = PaymentStatistics
-    query = select(table).where(
-        table.merchant_id == merchant_id, table.date >= first, table.date <= last
+) -> Select[Any]:
+    """The merchant's counters from `first` to `last`, newest day first: its rows plus the
+    deltas not yet folded into them, each read by a range scan of its (merchant_id, date)
+    index, whatever the size of the tables."""
+    parts = []
+    for table in (PaymentStatistics.__table__, PaymentStatisticsDelta.__table__):
+        part = select(
+            table.c.date,
+            table.c.gateway_name,
+            table.c.currency,
+            *(table.c[name] for name in COUNTER_FIELDS),
+        ).where(table.c.merchant_id == merchant_id, table.c.date >= first, table.c.date <= last)
+        if gateway is not None:
+            part = part.where(table.c.gateway_name == gateway)
+        if currency is not None:
+            part = part.where(table.c.currency == currency)
+        parts.append(part)
+    both = union_all(*parts).subquery("counted")
+    keys = (both.c.date, both.c.gateway_name, both.c.currency)
+    return (
+        select(*keys, *(func.sum(both.c[name]).label(name) for name in COUNTER_FIELDS))
+        .group_by(*keys)
+        .order_by(both.c.date.desc(), both.c.gateway_name, both.c.currency)
     )
-    if gateway is not None:
-        query = query.where(table.gateway_name == gateway)
-    if currency is not None:
-        query = query.where(table.currency == currency)
-    return query.order_by(table.date.desc(), table.gateway_name, table.currency)
 
 
 class StatisticsRepository:
@@ -160,23 +197,44 @@ class StatisticsRepository:
         return result.scalar_one()
 
     async def add(self, key: Key, counters: Counters, now: datetime) -> None:
-        """Add `counters` to the row of `key` in one statement: concurrent events on the same
-        row queue on its lock and none is lost; the average follows its total and count."""
-        table = PaymentStatistics
-        statement = insert(table).values(_values(key, counters, now))
-        excluded = statement.excluded
-        total = table.processing_time_total + excluded.processing_time_total
-        count = table.processing_time_count + excluded.processing_time_count
-        sums = {name: getattr(table, name) + getattr(excluded, name) for name in COUNTER_FIELDS}
-        statement = statement.on_conflict_do_update(
-            constraint=ROW_KEY,
-            set_={
-                **sums,
-                "average_processing_time": case((count == 0, 0), else_=total // count),
-                "updated_at": excluded.updated_at,
-            },
+        """Append what an event adds to the row of `key`: an insert that waits on no other
+        payment (the worker's fold moves it into the row)."""
+        values = _values(key, counters, now)
+        del values["average_processing_time"], values["updated_at"]
+        await self.session.execute(insert(PaymentStatisticsDelta).values(values))
+
+    async def fold(
+        self,
+        now: datetime,
+        *,
+        limit: int | None = None,
+        day: date | None = None,
+        merchant_id: uuid.UUID | None = None,
+        skip_locked: bool = True,
+    ) -> Folded:
+        """Move pending deltas into their rows in one statement (deleted and added together, so
+        a crash loses or doubles nothing). Oldest first; `limit` bounds one call. The worker
+        skips deltas another folder holds; the rebuild waits for them instead, so that in its
+        snapshot every delta is either folded or visibly pending."""
+        statement = fold_statement(
+            day=day is not None,
+            merchant=merchant_id is not None,
+            limited=limit is not None,
+            skip_locked=skip_locked,
         )
-        await self.session.execute(statement)
+        result = await self.session.execute(
+            text(statement),
+            {"day": day, "merchant_id": merchant_id, "limit": limit, "now": now},
+        )
+        deltas, rows = result.one()
+        return Folded(deltas=deltas, rows=rows)
+
+    async def pending_deltas(self, merchant_id: uuid.UUID | None = None) -> int:
+        query = select(func.count()).select_from(PaymentStatisticsDelta)
+        if merchant_id is not None:
+            query = query.where(PaymentStatisticsDelta.merchant_id == merchant_id)
+        result = await self.session.execute(query)
+        return result.scalar_one()
 
     async def put(self, key: Key, counters: Counters, now: datetime) -> None:
         """Set the row of `key` to exactly `counters` (the rebuild's correction)."""
@@ -205,10 +263,16 @@ class StatisticsRepository:
         *,
         gateway: str | None = None,
         currency: str | None = None,
-    ) -> list[StoredRow]:
+    ) -> list[ReportRow]:
         query = report_query(merchant_id, first, last, gateway=gateway, currency=currency)
         result = await self.session.execute(query)
-        return [_stored(row) for row in result.scalars()]
+        return [
+            ReportRow(
+                key=Key(row.date, merchant_id, row.gateway_name, row.currency),
+                counters=_counters(row),
+            )
+            for row in result
+        ]
 
     async def stored_day(self, day: date, merchant_id: uuid.UUID | None) -> list[StoredRow]:
         query = select(PaymentStatistics).where(PaymentStatistics.date == day)
@@ -225,13 +289,20 @@ class StatisticsRepository:
         return sorted(result.scalars())
 
     async def extent(self, merchant_id: uuid.UUID | None) -> Extent:
-        """The first and last payment and the first and last stored day."""
+        """The first and last payment and the first and last day stored (in a row or a pending
+        delta)."""
         payments = payment_sources()
         created = select(func.min(payments.c.created_at), func.max(payments.c.created_at))
-        stored = select(func.min(PaymentStatistics.date), func.max(PaymentStatistics.date))
+        days = union_all(
+            *(
+                select(table.c.date, table.c.merchant_id)
+                for table in (PaymentStatistics.__table__, PaymentStatisticsDelta.__table__)
+            )
+        ).subquery("days")
+        stored = select(func.min(days.c.date), func.max(days.c.date))
         if merchant_id is not None:
             created = created.where(payments.c.merchant_id == merchant_id)
-            stored = stored.where(PaymentStatistics.merchant_id == merchant_id)
+            stored = stored.where(days.c.merchant_id == merchant_id)
         first_created, last_created = (await self.session.execute(created)).one()
         first_day, last_day = (await self.session.execute(stored)).one()
         return Extent(first_created, last_created, first_day, last_day)

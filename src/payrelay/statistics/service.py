@@ -22,7 +22,7 @@ from payrelay.payment.repository import PaymentRow
 from payrelay.payment.state import Ledger
 from payrelay.statistics import counters
 from payrelay.statistics.counters import Counters, Key, Terms
-from payrelay.statistics.repository import StatisticsRepository, StoredRow
+from payrelay.statistics.repository import ReportRow, StatisticsRepository
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -99,7 +99,7 @@ class Period:
 class Report:
     timezone: str
     period: Period
-    rows: list[StoredRow]
+    rows: list[ReportRow]
 
 
 def ordered_period(first: date, last: date) -> Period:

@@ -12,6 +12,7 @@ from payrelay.kit.db import Database
 from payrelay.logging import get_logger
 from payrelay.merchant import service as merchant_service
 from payrelay.statistics.rebuild import DayResult, rebuild_day, rebuild_period
+from payrelay.statistics.repository import StatisticsRepository
 from payrelay.statistics.service import Period
 
 log = get_logger(__name__)
@@ -19,6 +20,18 @@ log = get_logger(__name__)
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 5
 RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+async def fold_pending(db: Database, clock: Clock, *, batch: int = 5000) -> int:
+    """Fold every pending statistics delta into its row, a bounded batch per transaction;
+    return how many were folded. Any number of processes may run it at once."""
+    folded = 0
+    while True:
+        async with db.transaction() as session:
+            moved = await StatisticsRepository(session).fold(clock(), limit=batch)
+        folded += moved.deltas
+        if moved.deltas < batch:
+            return folded
 
 
 async def plan_rebuild(

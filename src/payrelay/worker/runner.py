@@ -17,6 +17,7 @@ from payrelay.callback.tasks import Clock, deliver_due, utcnow
 from payrelay.config import Settings
 from payrelay.kit.db import Database, sync_libpq_url
 from payrelay.logging import get_logger
+from payrelay.statistics.tasks import fold_pending
 from payrelay.webhook_in.repository import CHANNEL as WEBHOOKS
 from payrelay.webhook_in.tasks import process_due
 from payrelay.worker.periodic import JOBS, run_job
@@ -47,10 +48,12 @@ class Worker:
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen(), name="payrelay-listen")
         periodic = asyncio.create_task(self._periodic_loop(), name="payrelay-periodic")
+        fold = asyncio.create_task(self._fold_loop(), name="payrelay-statistics-fold")
         try:
             await self._queue_loop()
         finally:
-            await periodic  # it stops at the next check of the stop flag
+            await periodic  # both stop at the next check of the stop flag
+            await fold
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -82,6 +85,19 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._stopping.wait(), timeout=self.settings.worker_schedule_seconds
+                )
+
+    async def _fold_loop(self) -> None:
+        """Statistics deltas join their daily rows about once a second: the rows stay small
+        and current, and readers add only a few pending deltas."""
+        while not self._stopping.is_set():
+            try:
+                await fold_pending(self.db, self.clock, batch=self.settings.statistics_fold_batch)
+            except Exception:
+                log.exception("worker.statistics_fold_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), timeout=self.settings.statistics_fold_seconds
                 )
 
     async def _listen(self) -> None:
