@@ -94,7 +94,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--webhook-rate", type=_rate, default=200.0, help="webhooks/s (200)")
     parser.add_argument("--replay-keys", type=_positive, help="keys replayed (2000)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
-    parser.add_argument("--profile", action="store_true", help="py-spy on create (extra run)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy on the API during create and on the worker during webhooks (extra runs)",
+    )
     parser.add_argument(
         "--keep-databases", action="store_true", help="keep the scenarios' databases"
     )

@@ -12,6 +12,7 @@ import re
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,22 +53,44 @@ def py_spy_path() -> str | None:
 
 
 async def profile_create(context: RunContext, stack: Stack, load_for: LoadFor) -> dict[str, Any]:
+    """An extra create run with py-spy on the API process."""
+    seconds = context.config.duration
+
+    async def load() -> float:
+        result = await run_wrk(context.wrk, stack.base_url, load_for(run_tag("p"), seconds))
+        return result.throughput
+
+    return await profile_process(
+        context, stack.api.pid, "payrelay-api", "create", seconds, load, "created payments"
+    )
+
+
+async def profile_process(
+    context: RunContext,
+    pid: int,
+    process: str,
+    scenario: str,
+    seconds: float,
+    load: Callable[[], Awaitable[float]],
+    doing: str,
+) -> dict[str, Any]:
+    """py-spy on process `pid` for `seconds` while `load` runs (it returns the rate it
+    reached): a flame graph, the raw stacks and a summary, named after the scenario."""
     py_spy = py_spy_path()
     if py_spy is None:
         return {"error": "py-spy is not installed (pip install py-spy)"}
-    seconds = context.config.duration
     out = context.config.out
-    flamegraph = out / f"{context.stamp}-create-flamegraph.svg"
-    raw = out / f"{context.stamp}-create-stacks.txt"
-    say(f"create: profiling payrelay-api with py-spy for {seconds}s")
+    flamegraph = out / f"{context.stamp}-{scenario}-flamegraph.svg"
+    raw = out / f"{context.stamp}-{scenario}-stacks.txt"
+    say(f"{scenario}: profiling {process} with py-spy for {seconds:.0f}s")
     recorders = [
         await asyncio.create_subprocess_exec(
             py_spy,
             "record",
             "--pid",
-            str(stack.api.pid),
+            str(pid),
             "--duration",
-            str(seconds),
+            str(max(1, round(seconds))),
             "--rate",
             str(RATE),
             "--format",
@@ -79,19 +102,20 @@ async def profile_create(context: RunContext, stack: Stack, load_for: LoadFor) -
         )
         for kind, path in (("flamegraph", flamegraph), ("raw", raw))
     ]
-    result = await run_wrk(context.wrk, stack.base_url, load_for(run_tag("p"), seconds))
+    rate = await load()
     errors = [(await recorder.communicate())[1].decode() for recorder in recorders]
     if not raw.exists():
         return {"error": f"py-spy recorded nothing: {' '.join(errors)[-500:]}"}
     summary = summarize(raw.read_text())
-    summary_path = out / f"{context.stamp}-create-profile.md"
-    summary_path.write_text(render_summary(summary, result.throughput))
+    summary_path = out / f"{context.stamp}-{scenario}-profile.md"
+    summary_path.write_text(render_summary(summary, rate, process, scenario, doing))
     stacks = compress(raw)
     return {
+        "process": process,
         "flamegraph": flamegraph.name,
         "stacks": stacks.name,
         "summary": summary_path.name,
-        "throughput_rps_while_profiled": round(result.throughput, 1),
+        "rate_while_profiled": round(rate, 1),
         **summary,
     }
 
@@ -175,13 +199,15 @@ def _short(file: str) -> str:
     return file
 
 
-def render_summary(summary: dict[str, Any], throughput: float) -> str:
+def render_summary(
+    summary: dict[str, Any], rate: float, process: str, scenario: str, doing: str
+) -> str:
     lines = [
-        "# py-spy profile of payrelay-api during the create scenario",
+        f"# py-spy profile of {process} during the {scenario} scenario",
         "",
-        f"{summary['samples']} samples of the API process (idle time excluded) while wrk "
-        f"created payments at {throughput:.0f}/s. Flame graph: the `-create-flamegraph.svg` "
-        "file next to this one.",
+        f"{summary['samples']} samples of {process} (idle time excluded) while the load "
+        f"{doing} at {rate:.0f}/s. Flame graph: the `-{scenario}-flamegraph.svg` file next to "
+        "this one.",
     ]
     sections = (
         ("Where the sampled stacks start", "entries"),

@@ -174,7 +174,8 @@ SELECT (created_at AT TIME ZONE $2)::date, $1::uuid, 'sandbox', 'VND', count(*),
        count(*) FILTER (WHERE captured > 0), count(*) FILTER (WHERE status = 'failed'),
        sum(amount), sum(captured), sum(refunded),
        coalesce(sum(commission) FILTER (WHERE captured > 0), 0),
-       3, 3 * count(*) FILTER (WHERE captured > 0), count(*) FILTER (WHERE captured > 0)
+       CASE WHEN count(*) FILTER (WHERE captured > 0) = 0 THEN 0 ELSE 3 END,
+       3 * count(*) FILTER (WHERE captured > 0), count(*) FILTER (WHERE captured > 0)
 FROM seed_batch
 GROUP BY 1
 ON CONFLICT (date, merchant_id, gateway_name, currency) DO UPDATE SET

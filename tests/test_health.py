@@ -95,3 +95,4 @@ async def test_worker_metrics_are_exported(http, factory):
     assert 'payrelay_webhooks_processed_total{gateway="sandbox",result="processed"}' in text
     assert 'payrelay_queue_depth{queue="callbacks"}' in text
     assert 'payrelay_queue_oldest_age_seconds{queue="webhooks"}' in text
+    assert 'payrelay_queue_depth{queue="statistics_deltas"}' in text

@@ -33,6 +33,7 @@ from bench.payments import (
     create_payments,
     wait_until_quiet,
 )
+from bench.profile import profile_process
 from bench.results import LoadRun, ScenarioResult
 from bench.stack import RunContext, Stack, open_stack
 from bench.waits import WaitSampler
@@ -246,15 +247,45 @@ async def run(context: RunContext) -> ScenarioResult:
     warm_count = math.ceil(config.webhook_rate * config.warmup)
     measured_count = math.ceil(config.webhook_rate * config.duration)
     async with open_stack(context, "webhooks") as stack:
-        paid = await prepare(context, stack, warm_count + measured_count)
+        profiled_count = measured_count if config.profile else 0
+        paid = await prepare(context, stack, warm_count + measured_count + profiled_count)
+        measured_part = paid[warm_count : warm_count + measured_count]
         sender = HttpClient(stack.base_url, max_connections=SENDER_CONNECTIONS)
         try:
             if warm_count:
                 warm = await send_at_rate(stack, sender, paid[:warm_count], config.webhook_rate)
                 await drain(context, {sent.payment_id for sent in warm})
                 await wait_until_quiet(stack)
-            measured = await measure_rate(context, stack, sender, paid[warm_count:])
+            measured = await measure_rate(context, stack, sender, measured_part)
+            if profiled_count:
+                await wait_until_quiet(stack)
+                result.metrics["profile"] = await profile_worker(
+                    context, stack, sender, paid[warm_count + measured_count :]
+                )
         finally:
             await sender.close()
     record(context, measured, result)
     return result
+
+
+async def profile_worker(
+    context: RunContext, stack: Stack, sender: HttpClient, payments: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """An extra run at the same rate with py-spy on the worker (the measured run stays
+    unprofiled)."""
+    rate = context.config.webhook_rate
+
+    async def load() -> float:
+        started = time.monotonic()
+        sent = await send_at_rate(stack, sender, payments, rate)
+        return len(sent) / max(time.monotonic() - started, 1e-9)
+
+    return await profile_process(
+        context,
+        stack.worker.pid,
+        "payrelay-worker",
+        "webhooks",
+        len(payments) / rate,
+        load,
+        "sent webhooks",
+    )

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         description="After a rotation, how long callbacks carry the old secret's signature too.",
     )
     webhook_max_attempts: int = Field(default=10, ge=1)
+    webhook_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Webhooks of different payments a worker applies at once (the events of "
+        "one payment always in order); each holds a database connection meanwhile.",
+    )
     webhook_retry_seconds: float = Field(
         default=1.0, gt=0, description="First delay before reprocessing a failed webhook."
     )
@@ -96,6 +103,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    db_pre_ping: bool = Field(
+        default=False,
+        description="Test each pooled connection before use: one more round trip per "
+        "transaction. Off: a connection lost with a database restart fails one request (which "
+        "the client retries with its idempotency key) and the pool reconnects.",
+    )
 
     def resolved_public_url(self) -> str:
         if self.public_url:

@@ -36,5 +36,6 @@ def open_database(url: str, settings: Settings | None = None) -> Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             statement_timeout_ms=settings.db_statement_timeout_ms,
+            pre_ping=settings.db_pre_ping,
         ),
     )

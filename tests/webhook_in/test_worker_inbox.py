@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from payrelay.config import Settings
 from payrelay.connectors.base import IncomingWebhook
 from payrelay.connectors.sandbox import webhooks
 from payrelay.models import PaymentGateway, PaymentWebhook
 from payrelay.webhook_in import service as webhook_service
+from payrelay.webhook_in import tasks as webhook_tasks
+from payrelay.webhook_in.repository import ClaimedWebhook
 
 
 async def test_a_webhook_claimed_by_a_dead_worker_is_applied_after_its_lease(factory, db):
@@ -66,3 +70,42 @@ async def test_a_webhook_claimed_by_a_dead_worker_is_applied_after_its_lease(fac
     assert row.status == "processed"
     assert row.processed_at >= leased_until
     assert (await shop.get(payment["id"]))["status"] == "authorized"
+
+
+def _stored(row_id: int, event_id: str, payment_id: str, sandbox_id: str) -> ClaimedWebhook:
+    body = json.dumps(
+        {
+            "id": event_id,
+            "type": "payment.authorized",
+            "created": 1_900_000_000,
+            "data": {
+                "id": sandbox_id,
+                "payment_reference": payment_id,
+                "status": "authorized",
+                "amount": "150000",
+                "currency": "VND",
+                "captured_amount": "0",
+                "refunded_amount": "0",
+            },
+        }
+    ).encode()
+    now = datetime.now(UTC)
+    return ClaimedWebhook(row_id, 7, event_id, body, now, now)
+
+
+async def test_a_batch_runs_one_lane_per_payment_keeping_each_payments_order(db, http):
+    """Webhooks of different payments are applied side by side; those of one payment one after
+    another, in the order they were stored; one that cannot be read is alone in its lane."""
+    account = PaymentGateway(id=7, code="sandbox", config={"webhook_secret": "whsec_x"})
+    settings = Settings()
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    rows = [
+        _stored(1, "evt_a1", first, "sbx_a"),
+        _stored(2, "evt_b1", second, "sbx_b"),
+        _stored(3, "evt_a2", first, "sbx_a"),
+        ClaimedWebhook(4, 7, "evt_bad", b"{not json", datetime.now(UTC), datetime.now(UTC)),
+    ]
+    lanes: dict[object, list[int]] = {}
+    for row in rows:
+        lanes.setdefault(webhook_tasks._lane(settings, http, account, row), []).append(row.id)
+    assert sorted(lanes.values()) == [[1, 3], [2], [4]]

@@ -5,12 +5,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 
 from payrelay.kit.db import AsyncSession
 from payrelay.models import CallbackAttempt, Merchant, PaymentCallback
 
 CHANNEL = "payrelay_callbacks"
+# Built once: constructing a statement with SQL functions costs more than running it.
+_NEXT_SEQUENCE = select(func.coalesce(func.max(PaymentCallback.sequence), 0)).where(
+    PaymentCallback.payment_request_id == bindparam("payment_id")
+)
 
 
 class CallbackRepository:
@@ -20,11 +24,7 @@ class CallbackRepository:
     async def next_sequence(self, payment_request_id: uuid.UUID) -> int:
         """The payment's next callback number. Callers hold the payment's row lock, so two
         transactions never compute the same one."""
-        result = await self.session.execute(
-            select(func.coalesce(func.max(PaymentCallback.sequence), 0)).where(
-                PaymentCallback.payment_request_id == payment_request_id
-            )
-        )
+        result = await self.session.execute(_NEXT_SEQUENCE, {"payment_id": payment_request_id})
         return int(result.scalar_one()) + 1
 
     async def add(self, callback: PaymentCallback) -> None:

@@ -71,6 +71,7 @@ def serve(
 ) -> None:
     """Run payrelay. Without PAYRELAY_DATABASE_URL it starts a private PostgreSQL first."""
     import uvicorn
+    import uvloop
 
     overrides: dict[str, Any] = {}
     if host is not None:
@@ -90,7 +91,9 @@ def serve(
         where = f"embedded at {settings.home}" if resolved.embedded else "external"
         if role is Role.WORKER:
             typer.echo(f"payrelay (worker), database {where}", err=True)
-            asyncio.run(_run_worker(settings, resolved.url))
+            # The event loop uvicorn gives the API (uvloop), for the worker too.
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(_run_worker(settings, resolved.url))
             return
         from payrelay.app import create_app
 

@@ -36,6 +36,7 @@ class DatabaseOptions:
     statement_timeout_ms: int = 30_000
     idle_in_transaction_timeout_ms: int = 60_000
     application_name: str = "payrelay"
+    pre_ping: bool = False
 
 
 class Database:
@@ -46,7 +47,7 @@ class Database:
             async_url(url),
             pool_size=options.pool_size,
             max_overflow=options.max_overflow,
-            pool_pre_ping=True,
+            pool_pre_ping=options.pre_ping,
             connect_args={
                 "server_settings": {
                     "application_name": options.application_name,

@@ -154,7 +154,10 @@ async def authenticate(session: AsyncSession, bearer_key: str) -> Merchant:
         raise Unauthorized("invalid or revoked API key")
     merchant, api_key = found
     now = datetime.now(UTC)
-    await MerchantRepository(session).touch_api_key(api_key.id, now, now - API_KEY_TOUCH_INTERVAL)
+    stale_before = now - API_KEY_TOUCH_INTERVAL
+    if api_key.last_used_at is None or api_key.last_used_at < stale_before:
+        # The statement checks again: of concurrent requests, one writes.
+        await MerchantRepository(session).touch_api_key(api_key.id, now, stale_before)
     return merchant
 
 

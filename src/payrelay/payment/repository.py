@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Row, ScalarSelect, Select, and_, func, or_, select, text
+from sqlalchemy import Row, ScalarSelect, Select, and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import aliased
 
 from payrelay.enums import OperationKind, OperationStatus, PaymentStatus
@@ -51,6 +52,7 @@ class PaymentFilters:
     created_to: datetime | None = None
 
 
+@functools.cache
 def _current_transaction_id() -> ScalarSelect[int]:
     latest = aliased(PaymentTransaction)
     return (
@@ -60,7 +62,10 @@ def _current_transaction_id() -> ScalarSelect[int]:
     )
 
 
+@functools.cache
 def _payment_select() -> Select[PaymentRequest, PaymentTransaction, str, EscrowPayment]:
+    """Built once: statements are immutable, and building this one (an aliased subquery) costs
+    more than running it."""
     return (
         select(PaymentRequest, PaymentTransaction, PaymentGateway.code, EscrowPayment)
         .select_from(PaymentRequest)
@@ -68,6 +73,17 @@ def _payment_select() -> Select[PaymentRequest, PaymentTransaction, str, EscrowP
         .join(PaymentGateway, PaymentGateway.id == PaymentTransaction.gateway_id)
         .outerjoin(EscrowPayment, EscrowPayment.payment_transaction_id == PaymentTransaction.id)
     )
+
+
+# Built once (see `_payment_select`); run on every change of a payment.
+_RESERVATIONS = (
+    select(PaymentOperation.kind, func.coalesce(func.sum(PaymentOperation.amount), 0))
+    .where(
+        PaymentOperation.payment_transaction_id == bindparam("transaction_id"),
+        PaymentOperation.status.in_(UNRESOLVED),
+    )
+    .group_by(PaymentOperation.kind)
+)
 
 
 def _row(row: Row[PaymentRequest, PaymentTransaction, str, EscrowPayment]) -> PaymentRow:
@@ -174,14 +190,7 @@ class PaymentRepository:
 
     async def reservations(self, transaction_id: int) -> Reservations:
         """Amounts held by operations sent but not yet resolved."""
-        result = await self.session.execute(
-            select(PaymentOperation.kind, func.coalesce(func.sum(PaymentOperation.amount), 0))
-            .where(
-                PaymentOperation.payment_transaction_id == transaction_id,
-                PaymentOperation.status.in_(UNRESOLVED),
-            )
-            .group_by(PaymentOperation.kind)
-        )
+        result = await self.session.execute(_RESERVATIONS, {"transaction_id": transaction_id})
         totals = {kind: Decimal(amount or 0) for kind, amount in result.all()}
         return Reservations(
             capture=totals.get(OperationKind.CAPTURE.value, Decimal(0)),

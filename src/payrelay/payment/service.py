@@ -228,7 +228,9 @@ async def create_draft(
     )
     await repository.add(operation)
     row = PaymentRow(request=request, transaction=transaction, gateway=code, escrow=None)
-    await statistics_service.count_created(session, row, now=now)
+    await statistics_service.count_created(
+        session, row, timezone=merchant.reporting_timezone, now=now
+    )
     await audit_service.record(
         session,
         event_type="payment.created",

@@ -39,9 +39,12 @@ def local_date(moment: datetime, timezone: str) -> date:
 # --- counting ------------------------------------------------------------------------------
 
 
-async def count_created(session: AsyncSession, row: PaymentRow, *, now: datetime) -> None:
-    """Count a new payment attempt."""
-    await _add(session, row, counters.created(_terms(row)), now)
+async def count_created(
+    session: AsyncSession, row: PaymentRow, *, timezone: str, now: datetime
+) -> None:
+    """Count a new payment attempt of a merchant whose reporting time zone is `timezone` (the
+    caller has the merchant at hand)."""
+    await _add(session, row, counters.created(_terms(row)), now, timezone)
 
 
 async def follow_ledger(
@@ -61,13 +64,20 @@ def _terms(row: PaymentRow) -> Terms:
     )
 
 
-async def _add(session: AsyncSession, row: PaymentRow, change: Counters, now: datetime) -> None:
+async def _add(
+    session: AsyncSession,
+    row: PaymentRow,
+    change: Counters,
+    now: datetime,
+    timezone: str | None = None,
+) -> None:
     if change.is_zero:
         return
     transaction = row.transaction
     repository = StatisticsRepository(session)
-    # Read in the event's transaction: the day follows the merchant's time zone of the moment.
-    timezone = await repository.reporting_timezone(transaction.merchant_id)
+    if timezone is None:
+        # Read in the event's transaction: the day follows the merchant's time zone of the moment.
+        timezone = await repository.reporting_timezone(transaction.merchant_id)
     key = Key(
         date=local_date(transaction.created_at, timezone),
         merchant_id=transaction.merchant_id,

@@ -6,6 +6,8 @@ worker takes the row. Applying an event twice is harmless anyway: facts are idem
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -13,7 +15,12 @@ import httpx
 
 from payrelay import connectors
 from payrelay.config import Settings
-from payrelay.connectors.base import IncomingWebhook, PaymentOutcome, WebhookRejected
+from payrelay.connectors.base import (
+    GatewayEvent,
+    IncomingWebhook,
+    PaymentOutcome,
+    WebhookRejected,
+)
 from payrelay.gateway_account import service as gateway_account_service
 from payrelay.kit.db import Database
 from payrelay.logging import get_logger
@@ -44,9 +51,45 @@ async def process_due(
             account = await gateway_account_service.get_account_by_id(session, account_id)
             assert account is not None
             accounts[account_id] = account
+    # Different payments are applied at once (each mostly waits on the database); the events
+    # of one payment keep their order.
+    lanes: dict[object, list[ClaimedWebhook]] = defaultdict(list)
     for row in claimed:
-        await _apply(db, http, settings, accounts[row.gateway_account_id], row, clock)
+        lanes[_lane(settings, http, accounts[row.gateway_account_id], row)].append(row)
+    limit = asyncio.Semaphore(settings.webhook_concurrency)
+
+    async def apply_lane(rows: list[ClaimedWebhook]) -> None:
+        async with limit:
+            for row in rows:
+                await _apply(db, http, settings, accounts[row.gateway_account_id], row, clock)
+
+    await asyncio.gather(*(apply_lane(rows) for rows in lanes.values()))
     return len(claimed)
+
+
+def _lane(
+    settings: Settings, http: httpx.AsyncClient, account: PaymentGateway, row: ClaimedWebhook
+) -> object:
+    """The payment a stored webhook is about; one that cannot be read goes alone (its
+    failure is recorded when it is applied)."""
+    try:
+        event = _event(settings, http, account, row)
+    except (Exception, StopIteration):
+        return ("row", row.id)
+    reference = event.payment_id or event.gateway_transaction_id
+    return ("row", row.id) if reference is None else (account.id, reference)
+
+
+def _event(
+    settings: Settings, http: httpx.AsyncClient, account: PaymentGateway, row: ClaimedWebhook
+) -> GatewayEvent:
+    connector = connectors.build_connector(
+        account.code,
+        gateway_account_service.account_context(account, settings.resolved_public_url()),
+        http,
+    )
+    stored = IncomingWebhook(headers={}, body=row.raw_body, received_at=row.created_at)
+    return next(e for e in connector.parse_webhook(stored) if e.event_id == row.webhook_id)
 
 
 async def _apply(
@@ -58,14 +101,8 @@ async def _apply(
     clock: Clock,
 ) -> None:
     bound = log.bind(gateway=account.code, webhook_row_id=row.id, event_id=row.webhook_id)
-    connector = connectors.build_connector(
-        account.code,
-        gateway_account_service.account_context(account, settings.resolved_public_url()),
-        http,
-    )
     try:
-        stored = IncomingWebhook(headers={}, body=row.raw_body, received_at=row.created_at)
-        event = next(e for e in connector.parse_webhook(stored) if e.event_id == row.webhook_id)
+        event = _event(settings, http, account, row)
         async with db.transaction() as session:
             processed = await webhook_service.process(session, account, row.id, event, clock())
     except (Exception, StopIteration, WebhookRejected) as exc:

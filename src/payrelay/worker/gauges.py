@@ -20,6 +20,8 @@ _QUEUES = {
     "WHERE status IN ('pending', 'failed', 'delivering') AND next_retry_at IS NOT NULL",
     "webhooks": "SELECT count(*), min(created_at) FROM payment_webhooks "
     "WHERE status IN ('received', 'failed')",
+    # Statistics deltas not yet folded into the daily rows: near zero while a worker runs.
+    "statistics_deltas": "SELECT count(*), min(created_at) FROM payment_statistics_deltas",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -24,6 +24,8 @@ from payrelay.worker.periodic import JOBS, run_job
 
 log = get_logger(__name__)
 
+QueueJob = Callable[[Database, httpx.AsyncClient, Settings, Clock], Awaitable[int]]
+
 
 class Worker:
     def __init__(
@@ -37,20 +39,24 @@ class Worker:
         self.http = http
         self.settings = settings
         self.clock = clock
-        self._wake = asyncio.Event()
+        # One wake-up per queue: a stored webhook wakes the inbox loop, a queued callback the
+        # outbox loop, and neither waits for the other's batch.
+        self._wake = {WEBHOOKS: asyncio.Event(), CALLBACKS: asyncio.Event()}
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         """Stop claiming; what is in flight finishes (bounded by the callback timeout)."""
         self._stopping.set()
-        self._wake.set()
+        self._wake_all()
 
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen(), name="payrelay-listen")
         periodic = asyncio.create_task(self._periodic_loop(), name="payrelay-periodic")
         fold = asyncio.create_task(self._fold_loop(), name="payrelay-statistics-fold")
         try:
-            await self._queue_loop()
+            await asyncio.gather(
+                self._queue_loop(WEBHOOKS, process_due), self._queue_loop(CALLBACKS, deliver_due)
+            )
         finally:
             await periodic  # both stop at the next check of the stop flag
             await fold
@@ -58,20 +64,22 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
-    async def _queue_loop(self) -> None:
+    async def _queue_loop(self, channel: str, job: QueueJob) -> None:
+        """Claim and handle batches of one queue until it is empty, then sleep until notified
+        (or the polling backstop)."""
+        wake = self._wake[channel]
         poll = self.settings.worker_poll_seconds
         while not self._stopping.is_set():
-            self._wake.clear()
+            wake.clear()
             claimed = 0
-            for job in (process_due, deliver_due):
-                try:
-                    claimed = max(claimed, await job(self.db, self.http, self.settings, self.clock))
-                except Exception:
-                    log.exception("worker.job_failed", job=job.__name__)
+            try:
+                claimed = await job(self.db, self.http, self.settings, self.clock)
+            except Exception:
+                log.exception("worker.job_failed", job=job.__name__)
             if claimed >= self.settings.callback_batch_size:
                 continue  # more may be due: no waiting
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                await asyncio.wait_for(wake.wait(), timeout=poll)
 
     async def _periodic_loop(self) -> None:
         while not self._stopping.is_set():
@@ -111,7 +119,7 @@ class Worker:
                 connection.add_termination_listener(lambda _, lost=lost: lost.set())
                 for channel in (WEBHOOKS, CALLBACKS):
                     await connection.add_listener(channel, self._notified)
-                self._wake.set()  # anything queued while we were not listening
+                self._wake_all()  # anything queued while we were not listening
                 await _first(self._stopping.wait(), lost.wait())
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("worker.listen_failed", error=type(exc).__name__)
@@ -120,8 +128,12 @@ class Worker:
                 if connection is not None and not connection.is_closed():
                     await connection.close()
 
-    def _notified(self, *_: object) -> None:
-        self._wake.set()
+    def _notified(self, _connection: object, _pid: object, channel: str, _payload: object) -> None:
+        self._wake[channel].set()
+
+    def _wake_all(self) -> None:
+        for wake in self._wake.values():
+            wake.set()
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
