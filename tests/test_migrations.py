@@ -152,3 +152,56 @@ async def test_issue_6_migrations_keep_an_existing_database_whole(old_database: 
     assert await _trail(old_database, payment) == trail
     await asyncio.to_thread(migrate.upgrade, old_database)
     assert await _trail(old_database, payment) == trail
+
+
+BEFORE_DELTAS = "e4a8b3d0f6c5"  # statistics kept by updating the rows in place
+
+
+async def test_going_back_before_statistics_deltas_folds_the_pending_ones(
+    old_database: str,
+) -> None:
+    await asyncio.to_thread(migrate.upgrade, old_database)
+    merchant = new_id()
+    day = NOW.date()
+    connection = await asyncpg.connect(_plain(old_database))
+    try:
+        await connection.execute(
+            "INSERT INTO merchants (id, name, callback_secret) VALUES ($1, 'deltas', 'whsec_x')",
+            merchant,
+        )
+        await connection.execute(
+            "INSERT INTO payment_statistics (date, merchant_id, gateway_name, currency,"
+            " total_requests, total_amount, processing_time_total, processing_time_count,"
+            " average_processing_time) VALUES ($1, $2, 'sandbox', 'VND', 2, 300, 10, 2, 5)",
+            day,
+            merchant,
+        )
+        await connection.executemany(
+            "INSERT INTO payment_statistics_deltas (date, merchant_id, gateway_name, currency,"
+            " total_requests, total_amount, processing_time_total, processing_time_count)"
+            " VALUES ($1, $2, 'sandbox', $3, 1, $4, $5, 1)",
+            [(day, merchant, "VND", 100, 7), (day, merchant, "USD", 5, 3)],
+        )
+    finally:
+        await connection.close()
+
+    await asyncio.to_thread(migrate.downgrade, old_database, BEFORE_DELTAS)
+
+    connection = await asyncpg.connect(_plain(old_database))
+    try:
+        rows = await connection.fetch(
+            "SELECT currency, total_requests, total_amount, processing_time_total,"
+            " processing_time_count, average_processing_time FROM payment_statistics"
+            " WHERE merchant_id = $1 ORDER BY currency",
+            merchant,
+        )
+        assert [tuple(row) for row in rows] == [
+            ("USD", 1, 5, 3, 1, 3),
+            ("VND", 3, 400, 17, 3, 5),  # 17 // 3: the average truncates as the check demands
+        ]
+        assert not await connection.fetchval(
+            "SELECT to_regclass('payment_statistics_deltas') IS NOT NULL"
+        )
+    finally:
+        await connection.close()
+    await asyncio.to_thread(migrate.upgrade, old_database)
