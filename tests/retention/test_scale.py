@@ -296,6 +296,13 @@ async def _time(db: Database, query: Query) -> dict[str, float]:
     }
 
 
+async def _transaction_id(session: AsyncSession, order_reference: str) -> int:
+    result = await session.execute(
+        select(PaymentTransaction.id).where(PaymentTransaction.order_reference == order_reference)
+    )
+    return int(result.scalar_one())
+
+
 def _queries() -> dict[str, Query]:
     merchant = Merchant(id=_merchant(10))
     live, archived = _payment(10), _payment(SMALL)
@@ -316,6 +323,11 @@ def _queries() -> dict[str, Query]:
         )
         return result.scalars().all()
 
+    async def locked_by_transaction(session: AsyncSession) -> object:
+        """What applying a gateway's answer or a webhook reads first."""
+        transaction_id = await _transaction_id(session, "seed-10")
+        return await PaymentRepository(session).lock_by_transaction(transaction_id)
+
     async def daily_statistics(session: AsyncSession) -> object:
         result = await session.execute(report_query(merchant.id, since.date(), NOW.date()))
         return result.scalars().all()
@@ -331,6 +343,13 @@ def _queries() -> dict[str, Query]:
         "payment by order_reference": by_order_reference,
         "newest payments page": lambda s: PaymentRepository(s).page(
             merchant.id, PaymentFilters(), None, 21
+        ),
+        "payment by transaction id, locked": locked_by_transaction,
+        "duplicate-charge guard, active": lambda s: PaymentRepository(s).active_exists(
+            merchant.id, "user-10", "listing-10"
+        ),
+        "duplicate-charge guard, recent": lambda s: PaymentRepository(s).recent_charge_exists(
+            merchant.id, "user-10", "listing-10", since
         ),
         "idempotency key": lambda s: IdempotencyRepository(s).lock(merchant.id, "seed-10"),
         "daily statistics": daily_statistics,

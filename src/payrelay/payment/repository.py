@@ -69,7 +69,16 @@ def _payment_select() -> Select[PaymentRequest, PaymentTransaction, str, EscrowP
     return (
         select(PaymentRequest, PaymentTransaction, PaymentGateway.code, EscrowPayment)
         .select_from(PaymentRequest)
-        .join(PaymentTransaction, PaymentTransaction.id == _current_transaction_id())
+        # The request-to-transaction key first: whichever side a lookup starts from (a payment
+        # id or a transaction id), the planner reaches the other through an index; the latest
+        # transaction alone would only be a filter, evaluated for every request.
+        .join(
+            PaymentTransaction,
+            and_(
+                PaymentTransaction.payment_request_id == PaymentRequest.id,
+                PaymentTransaction.id == _current_transaction_id(),
+            ),
+        )
         .join(PaymentGateway, PaymentGateway.id == PaymentTransaction.gateway_id)
         .outerjoin(EscrowPayment, EscrowPayment.payment_transaction_id == PaymentTransaction.id)
     )
