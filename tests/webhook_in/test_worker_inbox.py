@@ -26,23 +26,9 @@ async def test_a_webhook_claimed_by_a_dead_worker_is_applied_after_its_lease(fac
         account = await session.get(PaymentGateway, shop.sandbox_account_id)
         assert account is not None
     sandbox = payment["gateway_transaction_id"]
-    body = json.dumps(
-        {
-            "id": "evt_dead_worker",
-            "type": "payment.authorized",
-            "created": int(time.time()),
-            "data": {
-                "id": sandbox,
-                "payment_reference": payment["id"],
-                "order_reference": payment["order_reference"],
-                "status": "authorized",
-                "amount": "150000",
-                "currency": "VND",
-                "captured_amount": "0",
-                "refunded_amount": "0",
-            },
-        }
-    ).encode()
+    body = _authorized(
+        "evt_dead_worker", payment["id"], sandbox, order_reference=payment["order_reference"]
+    )
     # Stored the way the endpoint stores it, but claimed in the same transaction by a worker
     # that then dies: nobody may touch it until the lease runs out.
     webhook = IncomingWebhook(headers={}, body=body, received_at=datetime.now(UTC))
@@ -72,24 +58,28 @@ async def test_a_webhook_claimed_by_a_dead_worker_is_applied_after_its_lease(fac
     assert (await shop.get(payment["id"]))["status"] == "authorized"
 
 
+def _authorized(
+    event_id: str, payment_id: str, sandbox_id: str, *, order_reference: str | None = None
+) -> bytes:
+    """A sandbox `payment.authorized` notification body for the payment."""
+    data = {
+        "id": sandbox_id,
+        "payment_reference": payment_id,
+        "status": "authorized",
+        "amount": "150000",
+        "currency": "VND",
+        "captured_amount": "0",
+        "refunded_amount": "0",
+    }
+    if order_reference is not None:
+        data["order_reference"] = order_reference
+    event = {"id": event_id, "type": "payment.authorized", "created": int(time.time())}
+    return json.dumps({**event, "data": data}).encode()
+
+
 def _stored(row_id: int, event_id: str, payment_id: str, sandbox_id: str) -> ClaimedWebhook:
-    body = json.dumps(
-        {
-            "id": event_id,
-            "type": "payment.authorized",
-            "created": 1_900_000_000,
-            "data": {
-                "id": sandbox_id,
-                "payment_reference": payment_id,
-                "status": "authorized",
-                "amount": "150000",
-                "currency": "VND",
-                "captured_amount": "0",
-                "refunded_amount": "0",
-            },
-        }
-    ).encode()
     now = datetime.now(UTC)
+    body = _authorized(event_id, payment_id, sandbox_id)
     return ClaimedWebhook(row_id, 7, event_id, body, now, now)
 
 

@@ -35,7 +35,21 @@ NON_NEGATIVE = (
 )
 
 
-class PaymentStatistics(Model):
+class DailyCounters:
+    """The counters of a statistics row, shared by the rows and the deltas folded into them."""
+
+    total_requests: Mapped[int] = mapped_column(server_default=text("0"))
+    successful_payments: Mapped[int] = mapped_column(server_default=text("0"))
+    failed_payments: Mapped[int] = mapped_column(server_default=text("0"))
+    total_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    successful_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    refunded_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    commission_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    processing_time_total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    processing_time_count: Mapped[int] = mapped_column(server_default=text("0"))
+
+
+class PaymentStatistics(DailyCounters, Model):
     """Daily counters per (date, merchant, gateway, currency); amounts never mix currencies.
 
     `date` is the payment's creation day in the merchant's reporting time zone. The average
@@ -66,15 +80,6 @@ class PaymentStatistics(Model):
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id"))
     gateway_name: Mapped[str] = mapped_column(String(32))
     currency: Mapped[str] = mapped_column(String(3))
-    total_requests: Mapped[int] = mapped_column(server_default=text("0"))
-    successful_payments: Mapped[int] = mapped_column(server_default=text("0"))
-    failed_payments: Mapped[int] = mapped_column(server_default=text("0"))
-    total_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
-    successful_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
-    refunded_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
-    commission_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
     average_processing_time: Mapped[int] = mapped_column(server_default=text("0"))
-    processing_time_total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    processing_time_count: Mapped[int] = mapped_column(server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

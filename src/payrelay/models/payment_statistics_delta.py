@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, Identity, Index, String, Uuid, func, text
+from sqlalchemy import BigInteger, Date, Identity, Index, String, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payrelay.models.base import Model
+from payrelay.models.payment_statistics import DailyCounters
 
 
-class PaymentStatisticsDelta(Model):
+class PaymentStatisticsDelta(DailyCounters, Model):
     """What one counted event adds to a `payment_statistics` row, until the worker folds it in.
 
     Every payment transaction appends here instead of updating the day's row, so concurrent
@@ -31,13 +31,4 @@ class PaymentStatisticsDelta(Model):
     merchant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     gateway_name: Mapped[str] = mapped_column(String(32))
     currency: Mapped[str] = mapped_column(String(3))
-    total_requests: Mapped[int] = mapped_column(server_default=text("0"))
-    successful_payments: Mapped[int] = mapped_column(server_default=text("0"))
-    failed_payments: Mapped[int] = mapped_column(server_default=text("0"))
-    total_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
-    successful_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
-    refunded_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
-    commission_amount: Mapped[Decimal] = mapped_column(server_default=text("0"))
-    processing_time_total: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    processing_time_count: Mapped[int] = mapped_column(server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
