@@ -39,7 +39,7 @@ async def test_a_bad_date_is_refused_and_nothing_moves(
     shop = await factory.merchant()
     payment = await shop.captured()
     await make_old(db, payment["id"], next_epoch())  # archivable by any valid date
-    sizes = await table_sizes(db)
+    sizes, live = await table_sizes(db), await rows_of(db, payment["id"])
 
     result = payrelay(database_url, "archive", *args, "--json")
     assert result.returncode == 2, result.stderr
@@ -53,6 +53,7 @@ async def test_a_bad_date_is_refused_and_nothing_moves(
         assert plain.stderr.startswith("error: --before")
 
     assert await table_sizes(db) == sizes
+    assert await rows_of(db, payment["id"]) == live
 
 
 @pytest.mark.parametrize(
@@ -95,6 +96,7 @@ async def test_dry_run_counts_then_the_run_moves_exactly_that(
         table: sum(counts[table] for counts in live.values()) for table in live[payments[0]]
     }
     assert await table_sizes(db) == sizes
+    assert {payment: await rows_of(db, payment) for payment in payments} == live
 
     run = payrelay(database_url, "archive", "--before", before, "--batch-size", "2")
     assert run.returncode == 0, run.stderr
