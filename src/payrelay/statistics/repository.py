@@ -41,9 +41,7 @@ from payrelay.models import (
 )
 from payrelay.models.archive import ARCHIVES
 from payrelay.statistics.counters import COUNTER_FIELDS, INTEGER_FIELDS, Counters, Key
-from payrelay.statistics.fold import fold_statement
-
-ROW_KEY = "uq_payment_statistics_date_merchant_id_gateway_name_currency"
+from payrelay.statistics.fold import ROW_KEY, fold_statement
 
 # What the rebuild reads of each payment; every source table has these columns.
 SOURCE_COLUMNS = (
